@@ -1,0 +1,1 @@
+"""bandits package."""

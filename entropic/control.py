@@ -1,0 +1,157 @@
+"""The actuator values an objective reads and a controller writes.
+
+:class:`Control` is the only channel between controllers and objectives: an
+objective term reads knobs from it, a controller returns a new one. Each field
+is a Python float (one value for every run in the batch) or a float tensor of
+shape ``[R]`` (one value per independent run, for vectorised simulation).
+
+Every field declares its physical limits once, here; a value outside them
+raises ``ValueError`` naming the field and the allowed range, and controllers
+clip their outputs to the same limits (:func:`control_limits`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Union
+
+import torch
+
+Knob = Union[float, torch.Tensor]
+"""A control value: a float for all runs, or a tensor ``[R]`` with one value per run."""
+
+INF = math.inf
+
+
+def _knob(default: float, low: float, high: float, help: str, *, open_low: bool = False,
+          open_high: bool = False) -> Knob:
+    return field(default=default, metadata={
+        "limits": (low, high), "open_low": open_low, "open_high": open_high, "help": help})
+
+
+@dataclass(frozen=True)
+class Control:
+    """Actuator values for one optimisation step.
+
+    Names and defaults follow verl (``actor_rollout_ref.actor.*``) and TRL
+    (``GRPOConfig``) where those have the knob; the rest are entropic's own.
+    The per-field ``help`` metadata is the documentation (shown by the CLI).
+    """
+
+    entropy_coeff: Knob = _knob(
+        0.0, -INF, INF,
+        "Entropy bonus coefficient c: loss -= c * agg(H). verl default 0. A negative value "
+        "penalises entropy, which a controller uses to bring an exploding entropy down.")
+    pos_weight: Knob = _knob(
+        1.0, 0.0, INF,
+        "Multiplier on the policy loss of tokens with positive advantage (W-REINFORCE lambda = 0.1).")
+    neg_weight: Knob = _knob(
+        1.0, 0.0, INF, "Multiplier on the policy loss of tokens with negative advantage.")
+    clip_ratio_low: Knob = _knob(
+        0.2, 0.0, INF, "PPO lower clip eps_low: ratio >= 1 - eps_low (verl default 0.2).")
+    clip_ratio_high: Knob = _knob(
+        0.2, 0.0, INF, "PPO upper clip eps_high: ratio <= 1 + eps_high (verl 0.2; DAPO Clip-Higher 0.28).")
+    clip_ratio_c: Knob = _knob(
+        3.0, 1.0, INF, "Dual-clip constant c > 1 for negative advantages (verl default 3.0).",
+        open_low=True)
+    kl_loss_coef: Knob = _knob(
+        0.001, 0.0, INF, "KL loss coefficient beta (verl actor.kl_loss_coef, default 0.001).")
+    top_entropy_quantile: Knob = _knob(
+        1.0, 0.0, 1.0, "Fraction rho of valid tokens (highest entropy) that keep their policy "
+        "gradient (TRL top_entropy_quantile, default 1.0 = all; 80/20 paper 0.2). Range (0, 1].",
+        open_low=True)
+    clip_cov_ratio: Knob = _knob(
+        2e-4, 0.0, 1.0, "Clip-Cov: fraction of valid tokens whose gradient is detached (verl 2e-4).")
+    clip_cov_lb: Knob = _knob(1.0, -INF, INF, "Clip-Cov: lower covariance bound (verl 1.0).")
+    clip_cov_ub: Knob = _knob(5.0, -INF, INF, "Clip-Cov: upper covariance bound (verl 5.0).")
+    kl_cov_ratio: Knob = _knob(
+        2e-4, 0.0, 1.0, "KL-Cov: fraction of valid tokens (top covariance) given the KL penalty "
+        "(verl 2e-4; paper 7B recipe 2e-3).")
+    ppo_kl_coef: Knob = _knob(
+        0.1, 0.0, INF, "KL-Cov: coefficient of |log ratio| on selected tokens (verl yaml 0.1; paper 1).")
+    entropic_alpha: Knob = _knob(
+        0.0, -1.0, 1.0, "EntroPIC output alpha in [-1, 1]: > 0 pushes high-probability tokens up "
+        "(entropy falls), < 0 damps positive and strengthens negative ones (entropy rises).")
+    high_prob_thresh: Knob = _knob(
+        0.95, 0.0, 1.0, "EntroPIC: a token is high-probability when pi > p_hi (authors' default 0.95).",
+        open_low=True, open_high=True)
+    off_policy_mask_threshold: Knob = _knob(
+        INF, -INF, INF, "DeepSeek-V3.2 off-policy sequence masking delta: drop negative-advantage "
+        "sequences whose mean log(pi_sample / pi_theta) exceeds it (TRL off_policy_mask_threshold; "
+        "inf = off, TRL suggests 0.5).")
+
+    def __post_init__(self) -> None:
+        runs = set()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            _check_knob(f, value)
+            if isinstance(value, torch.Tensor):
+                runs.add(value.shape[0])
+        if len(runs) > 1:
+            raise ValueError(f"Control: per-run tensors disagree on the number of runs R: {sorted(runs)}")
+        if _any(_as_tensor(self.clip_cov_lb) >= _as_tensor(self.clip_cov_ub)):
+            raise ValueError(
+                f"Control.clip_cov_lb must be < clip_cov_ub, got {self.clip_cov_lb} >= {self.clip_cov_ub}")
+
+    @property
+    def num_runs(self) -> int | None:
+        """R if any field is a per-run tensor, else ``None``."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                return value.shape[0]
+        return None
+
+    def replace(self, **changes: Knob) -> Control:
+        """A copy with ``changes`` applied (validated); unknown names raise ``ValueError``."""
+        unknown = set(changes) - set(control_fields())
+        if unknown:
+            raise ValueError(f"unknown Control field(s) {sorted(unknown)}; allowed: {control_fields()}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Knob]:
+        """Field name -> value (floats, or tensors ``[R]``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def control_fields() -> list[str]:
+    """Names of every :class:`Control` field."""
+    return [f.name for f in dataclasses.fields(Control)]
+
+
+def control_limits(name: str) -> tuple[float, float]:
+    """Physical ``(low, high)`` limits of a :class:`Control` field."""
+    for f in dataclasses.fields(Control):
+        if f.name == name:
+            return f.metadata["limits"]
+    raise ValueError(f"unknown Control field {name!r}; allowed: {control_fields()}")
+
+
+def _as_tensor(value: Knob) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+
+
+def _any(x: torch.Tensor) -> bool:
+    return bool(x.any())
+
+
+def _check_knob(f: dataclasses.Field, value: Knob) -> None:
+    low, high = f.metadata["limits"]
+    lo_sym = "(" if f.metadata["open_low"] else "["
+    hi_sym = ")" if f.metadata["open_high"] else "]"
+    allowed = f"a float in {lo_sym}{low}, {high}{hi_sym} or a 1-D float tensor [R] of such values"
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 1 or not value.is_floating_point():
+            raise ValueError(f"Control.{f.name} must be {allowed}; got a tensor of shape "
+                             f"{tuple(value.shape)} and dtype {value.dtype}")
+        x = value.detach()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        x = torch.tensor(float(value))
+    else:
+        raise ValueError(f"Control.{f.name} must be {allowed}; got {value!r}")
+    too_low = x <= low if f.metadata["open_low"] else x < low
+    too_high = x >= high if f.metadata["open_high"] else x > high
+    if _any(too_low | too_high | torch.isnan(x)):
+        raise ValueError(f"Control.{f.name} must be {allowed}; got {value!r}")

@@ -1,0 +1,71 @@
+"""Loss aggregation ``agg_loss(loss_mat, mask, mode)`` (verl ``loss_agg_mode``), per run.
+
+Single-process verl semantics, applied to each independent run separately:
+
+============================  =====================================================================
+mode                          per-run value
+============================  =====================================================================
+``token-mean``                ``sum(loss*mask) / max(sum(mask), 1)`` (verl default; DAPO token-level)
+``seq-mean-token-sum``        ``sum_b [sum_t loss*mask] / max(#valid_seq, 1)``
+``seq-mean-token-mean``       ``sum_b [sum_t loss*mask / (L_b + 1e-8)] / max(#valid_seq, 1)`` (GRPO)
+``seq-mean-token-sum-norm``   ``sum_b sum_t loss*mask / S``, ``S = loss_scale_factor or T`` (Dr.GRPO)
+============================  =====================================================================
+
+``#valid_seq`` counts rows with ``L_b > 0``. The empty-mask guard ``max(., 1)`` is TRL's
+(verl divides by the raw token count and returns NaN on an empty batch).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from entropic.reduce import sum_per_run
+
+AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+
+
+def check_agg_mode(mode: str) -> str:
+    """Return ``mode`` or raise ``ValueError`` naming the field and allowed values."""
+    if mode not in AGG_MODES:
+        raise ValueError(f"loss_agg_mode={mode!r} is not supported; allowed values: {list(AGG_MODES)}")
+    return mode
+
+
+def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.Tensor | None = None,
+             num_runs: int = 1, loss_scale_factor: float | None = None) -> torch.Tensor:
+    """Aggregate a per-token loss into one loss per run.
+
+    Parameters
+    ----------
+    loss_mat : FloatTensor [B, T]
+        Per-token loss.
+    mask : FloatTensor [B, T]
+        Tokens that count (0/1).
+    mode : str
+        One of :data:`AGG_MODES`.
+    run : LongTensor [B], optional
+        Run id of each row (``None``: all rows belong to run 0).
+    num_runs : int
+        R.
+    loss_scale_factor : float, optional
+        Constant normaliser of ``seq-mean-token-sum-norm`` (default: ``T``).
+
+    Returns
+    -------
+    FloatTensor [R]
+        The aggregated loss of each run.
+    """
+    check_agg_mode(mode)
+    if run is None:
+        run = torch.zeros(loss_mat.shape[0], dtype=torch.long, device=loss_mat.device)
+    token_sum = (loss_mat * mask).sum(-1)  # [B]
+    lengths = mask.sum(-1)  # [B]
+    if mode == "token-mean":
+        return sum_per_run(token_sum, run, num_runs) / sum_per_run(lengths, run, num_runs).clamp(min=1.0)
+    if mode == "seq-mean-token-sum-norm":
+        scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
+        return sum_per_run(token_sum, run, num_runs) / scale
+    valid_seqs = sum_per_run((lengths > 0).to(loss_mat.dtype), run, num_runs).clamp(min=1.0)
+    if mode == "seq-mean-token-sum":
+        return sum_per_run(token_sum, run, num_runs) / valid_seqs
+    return sum_per_run(token_sum / (lengths + 1e-8), run, num_runs) / valid_seqs

@@ -1,0 +1,79 @@
+"""The tensors one objective evaluation reads, gathered from a rollout and a score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from entropic.protocol import Rollout, TokenStats
+
+
+@dataclass
+class PolicyBatch:
+    """Inputs of every objective term, all ``[B, T]`` unless stated.
+
+    Attributes
+    ----------
+    log_probs : FloatTensor [B, T]
+        log pi_theta (with grad).
+    old_log_probs : FloatTensor [B, T]
+        log pi_old (no grad).
+    advantages : FloatTensor [B, T]
+        Advantage of each token (0 on padding).
+    mask : FloatTensor [B, T]
+        Valid response tokens.
+    run : LongTensor [B]
+        Independent-run id of each row.
+    num_runs : int
+        R.
+    entropy : FloatTensor [B, T], optional
+        Full-distribution token entropy (with grad when the backend provides it).
+    ref_log_probs, sample_log_probs : FloatTensor [B, T], optional
+        Reference-policy and sampler log-probs.
+    generators : list[torch.Generator], optional
+        One RNG per run for randomised terms (Clip-Cov's token choice); seeded by the
+        caller so a run's randomness does not depend on the other runs.
+    """
+
+    log_probs: torch.Tensor
+    old_log_probs: torch.Tensor
+    advantages: torch.Tensor
+    mask: torch.Tensor
+    run: torch.Tensor
+    num_runs: int = 1
+    entropy: torch.Tensor | None = None
+    ref_log_probs: torch.Tensor | None = None
+    sample_log_probs: torch.Tensor | None = None
+    generators: list[torch.Generator] | None = None
+
+    def __post_init__(self) -> None:
+        shape = tuple(self.log_probs.shape)
+        for name in ("old_log_probs", "advantages", "mask", "entropy", "ref_log_probs", "sample_log_probs"):
+            value = getattr(self, name)
+            if value is not None and tuple(value.shape) != shape:
+                raise ValueError(f"PolicyBatch.{name} must have shape {list(shape)} like log_probs, "
+                                 f"got {list(value.shape)}")
+        if tuple(self.run.shape) != shape[:1]:
+            raise ValueError(f"PolicyBatch.run must have shape [{shape[0]}], got {list(self.run.shape)}")
+        if self.generators is not None and len(self.generators) != self.num_runs:
+            raise ValueError(f"PolicyBatch.generators must hold one generator per run "
+                             f"({self.num_runs}), got {len(self.generators)}")
+
+    @classmethod
+    def from_step(cls, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor,
+                  generators: list[torch.Generator] | None = None) -> PolicyBatch:
+        """Assemble the batch of one optimisation step."""
+        return cls(
+            log_probs=stats.log_probs, old_log_probs=rollout.old_log_probs, advantages=advantages,
+            mask=rollout.mask, run=rollout.run_ids(), num_runs=rollout.num_runs, entropy=stats.entropy,
+            ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
+            generators=generators)
+
+    def require(self, name: str, term: str) -> torch.Tensor:
+        """Return an optional field, or raise ``ValueError`` saying which term needs it."""
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"objective term {term!r} needs PolicyBatch.{name}, which the backend did not "
+                             f"provide")
+        return value

@@ -1,0 +1,56 @@
+"""The objective's static configuration (a Hydra structured config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from entropic.objectives.aggregation import check_agg_mode
+from entropic.objectives.kl import check_kl_type
+
+
+@dataclass
+class ObjectiveConfig:
+    """Which policy loss, modifiers and extra terms make the objective, and how it aggregates.
+
+    Attributes
+    ----------
+    policy_loss : str
+        Registered policy loss (verl ``policy_loss.loss_mode``): ``vanilla``, ``clip_cov``,
+        ``kl_cov``, ``gspo``, ``gpg``, ``reinforce``.
+    loss_agg_mode : str
+        verl ``loss_agg_mode``: ``token-mean`` (default), ``seq-mean-token-sum``,
+        ``seq-mean-token-mean``, ``seq-mean-token-sum-norm``.
+    loss_scale_factor : float, optional
+        Constant normaliser of ``seq-mean-token-sum-norm`` (Dr.GRPO); default ``T``.
+    modifiers : list[str]
+        Token modifiers multiplying the policy loss: ``sample_weight``, ``top_entropy``,
+        ``off_policy_mask``.
+    terms : list[str]
+        Extra loss terms: ``entropy`` (bonus, ``entropy_coeff``), ``kl`` (verl KL loss,
+        ``kl_loss_coef``), ``unbiased_kl`` (DeepSeek-V3.2), ``entropic`` (EntroPIC high-prob term).
+    kl_loss_type : str
+        Estimator of the ``kl`` term (verl ``kl_loss_type``, default ``low_var_kl``).
+    """
+
+    policy_loss: str = "vanilla"
+    loss_agg_mode: str = "token-mean"
+    loss_scale_factor: float | None = None
+    modifiers: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    kl_loss_type: str = "low_var_kl"
+
+    def __post_init__(self) -> None:
+        from entropic.objectives.registry import MODIFIERS, POLICY_LOSSES, TERMS
+
+        POLICY_LOSSES.get(self.policy_loss)
+        check_agg_mode(self.loss_agg_mode)
+        check_kl_type(self.kl_loss_type)
+        for name in self.modifiers:
+            MODIFIERS.get(name)
+        for name in self.terms:
+            TERMS.get(name)
+        for kind, names in (("modifiers", self.modifiers), ("terms", self.terms)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"objective.{kind} lists a name twice: {list(names)}")
+        if self.loss_scale_factor is not None and not self.loss_scale_factor > 0:
+            raise ValueError(f"objective.loss_scale_factor must be > 0 or null, got {self.loss_scale_factor}")

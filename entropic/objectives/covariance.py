@@ -1,0 +1,109 @@
+"""Clip-Cov and KL-Cov (The Entropy Mechanism, Cui et al., arXiv 2505.22617): verl ``clip_cov``, ``kl_cov``.
+
+Both act on the tokens with the largest centred covariance between log-prob and
+advantage, ``cov = (A - mean A) * (logp - mean logp)`` over the valid tokens of
+each run (the quantity whose sum drives entropy down, METHODS §3.0):
+
+- ``clip_cov`` detaches the gradient of a random ``clip_cov_ratio`` share of the tokens
+  whose covariance lies strictly inside ``(clip_cov_lb, clip_cov_ub)`` and that the PPO
+  clip has not already frozen (at least one token when any candidate exists);
+- ``kl_cov`` adds ``ppo_kl_coef * |logp - old_logp|`` to the top ``kl_cov_ratio`` share
+  by covariance, and uses no PPO clipping at all.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from entropic.control import Control
+from entropic.objectives.batch import PolicyBatch
+from entropic.objectives.ppo import clipped_surrogate
+from entropic.objectives.registry import PolicyLoss, register_policy_loss
+from entropic.reduce import gather_runs, knob_per_row, knob_per_run, masked_mean_per_run, sum_per_run
+
+
+def token_covariance(batch: PolicyBatch) -> torch.Tensor:
+    """Centred ``(A - mean A) * (logp - mean logp)`` per token, means over each run's valid tokens.
+
+    Returns
+    -------
+    FloatTensor [B, T]
+        Detached covariance terms (verl's masked means, ``+1e-8`` guard).
+    """
+    run, R, mask = batch.run, batch.num_runs, batch.mask
+    logp = batch.log_probs.detach()
+    mean_adv = gather_runs(masked_mean_per_run(batch.advantages, mask, run, R), run).unsqueeze(-1)
+    mean_logp = gather_runs(masked_mean_per_run(logp, mask, run, R), run).unsqueeze(-1)
+    return (batch.advantages - mean_adv) * (logp - mean_logp)
+
+
+def _run_flat_indices(batch: PolicyBatch, selected: torch.Tensor, r: int) -> torch.Tensor:
+    """Flat indices into ``[B*T]`` of the ``selected`` tokens of run ``r``."""
+    return torch.nonzero((selected & (batch.run == r).unsqueeze(-1)).reshape(-1), as_tuple=True)[0]
+
+
+@register_policy_loss("clip_cov", reads=("clip_ratio_low", "clip_ratio_high", "clip_cov_ratio",
+                                         "clip_cov_lb", "clip_cov_ub"),
+                      ratio_knobs=("clip_ratio_low", "clip_ratio_high"))
+def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
+    """Clip-Cov: PPO loss (no log-ratio clamp, no dual clip) with random high-covariance tokens detached.
+
+    The random choice uses ``batch.generators[r]`` for run ``r`` when given (reproducible and
+    independent of the other runs), else torch's global RNG. Metric ``actor/pg_clipfrac`` is the
+    fraction of valid tokens detached.
+    """
+    run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    ratio = torch.exp(batch.log_probs - batch.old_log_probs)
+    loss, clipped = clipped_surrogate(A, ratio, knob_per_row(control.clip_ratio_low, run),
+                                      knob_per_row(control.clip_ratio_high, run))
+    valid = mask > 0
+    cov = token_covariance(batch)
+    lower = knob_per_row(control.clip_cov_lb, run)
+    upper = knob_per_row(control.clip_cov_ub, run)
+    candidates = (cov > lower) & (cov < upper) & valid & ~clipped
+    ratios = knob_per_run(control.clip_cov_ratio, R, mask)
+    valid_counts = sum_per_run(mask.sum(-1), run, R)
+    corr = torch.ones(mask.numel(), dtype=loss.dtype, device=loss.device)
+    for r in range(R):
+        idx = _run_flat_indices(batch, candidates, r)
+        if idx.numel() == 0:
+            continue
+        n_clip = max(int(float(ratios[r]) * float(valid_counts[r])), 1)
+        generator = batch.generators[r] if batch.generators is not None else None
+        perm = torch.randperm(idx.numel(), generator=generator, device=idx.device)
+        corr[idx[perm[:n_clip]]] = 0.0
+    corr = corr.view_as(loss)
+    metrics = {"actor/pg_clipfrac": masked_mean_per_run((corr == 0).to(mask.dtype), mask, run, R)}
+    return PolicyLoss(loss * corr, metrics)
+
+
+@register_policy_loss("kl_cov", reads=("kl_cov_ratio", "ppo_kl_coef"), ratio_knobs=("ppo_kl_coef",))
+def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
+    """KL-Cov: ``-A * ratio``, plus ``ppo_kl_coef * |log ratio|`` on the top-covariance tokens.
+
+    ``k = max(1, int(N_valid * kl_cov_ratio))`` tokens per run (none when the ratio is 0).
+    Metrics ``actor/ppo_kl`` (``mean |log ratio|``) and ``actor/kl_cov_frac`` per run.
+    """
+    run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    log_ratio = batch.log_probs - batch.old_log_probs
+    ratio = torch.exp(log_ratio)
+    base = -A * ratio
+    penalised = base + knob_per_row(control.ppo_kl_coef, run) * log_ratio.abs()
+    cov = token_covariance(batch).reshape(-1)
+    ratios = knob_per_run(control.kl_cov_ratio, R, mask)
+    selected = torch.zeros(mask.numel(), dtype=torch.bool, device=mask.device)
+    valid = mask > 0
+    for r in range(R):
+        idx = _run_flat_indices(batch, valid, r)
+        if idx.numel() == 0 or float(ratios[r]) == 0.0:
+            continue
+        k = max(1, int(idx.numel() * float(ratios[r])))
+        top = torch.topk(cov[idx], k, largest=True).indices
+        selected[idx[top]] = True
+    selected = selected.view_as(mask)
+    loss = torch.where(selected, penalised, base)
+    metrics = {
+        "actor/ppo_kl": masked_mean_per_run(log_ratio.abs(), mask, run, R).detach(),
+        "actor/kl_cov_frac": masked_mean_per_run(selected.to(mask.dtype), mask, run, R),
+    }
+    return PolicyLoss(loss, metrics)

@@ -1,0 +1,129 @@
+"""Registries of objective parts: policy losses, token modifiers and extra loss terms.
+
+Every part is a plain function registered under a name (verl's
+``@register_policy_loss("vanilla")`` idea) together with the :class:`~entropic.control.Control`
+fields it reads. The objective uses that declaration to tell the user when a
+controller drives a knob that no configured term reads, or when a knob only
+acts off-policy (ratio != 1) and the loop makes one update per batch.
+
+Signatures (one :class:`typing.Protocol` per family):
+
+- policy loss: ``fn(batch, control) -> PolicyLoss`` (per-token loss ``[B, T]``);
+- modifier: ``fn(batch, control) -> (weight [B, T], metrics)``, multiplies the policy loss;
+- term: ``fn(batch, control, aggregate, keep, config) -> (loss [R], metrics)``, added to the
+  objective (``keep`` is the 0/1 token selection of the modifiers, ``[B, T]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+
+from entropic.control import Control, control_fields
+from entropic.objectives.batch import PolicyBatch
+from entropic.registry import Registry
+
+if TYPE_CHECKING:
+    from entropic.objectives.config import ObjectiveConfig
+
+Metrics = dict[str, torch.Tensor]
+"""Metric name -> per-run value ``[R]``."""
+
+
+@dataclass
+class PolicyLoss:
+    """A policy-gradient loss before aggregation.
+
+    Attributes
+    ----------
+    token_loss : FloatTensor [B, T]
+        Per-token loss.
+    metrics : dict[str, FloatTensor [R]]
+        Diagnostics (clip fractions, ...), per run.
+    agg_mode : str, optional
+        Aggregation this loss forces (GSPO forces ``seq-mean-token-mean``); ``None`` = configured mode.
+    """
+
+    token_loss: torch.Tensor
+    metrics: Metrics = field(default_factory=dict)
+    agg_mode: str | None = None
+
+
+class PolicyLossFn(Protocol):
+    def __call__(self, batch: PolicyBatch, control: Control) -> PolicyLoss: ...
+
+
+class ModifierFn(Protocol):
+    def __call__(self, batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Metrics]: ...
+
+
+Aggregate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""``aggregate(loss_mat [B, T], mask [B, T]) -> [R]`` with the objective's mode and runs bound."""
+
+
+class TermFn(Protocol):
+    def __call__(self, batch: PolicyBatch, control: Control, aggregate: Aggregate, keep: torch.Tensor,
+                 config: ObjectiveConfig) -> tuple[torch.Tensor, Metrics]: ...
+
+
+@dataclass(frozen=True)
+class Part:
+    """A registered objective part and what it reads.
+
+    Attributes
+    ----------
+    fn : callable
+        The implementation.
+    reads : frozenset[str]
+        Control fields it reads.
+    ratio_knobs : frozenset[str]
+        The subset of ``reads`` that only acts when the importance ratio leaves 1, i.e. with
+        more than one optimizer step per rollout batch.
+    selects : bool
+        For modifiers: the weight is a token selection (0/1) that also applies to the entropy bonus.
+    """
+
+    fn: Callable
+    reads: frozenset[str]
+    ratio_knobs: frozenset[str] = frozenset()
+    selects: bool = False
+
+
+POLICY_LOSSES: Registry[Part] = Registry("policy loss", "objective.policy_loss")
+MODIFIERS: Registry[Part] = Registry("token modifier", "objective.modifiers")
+TERMS: Registry[Part] = Registry("loss term", "objective.terms")
+
+
+def _part(registry: Registry[Part], name: str, reads: tuple[str, ...], ratio_knobs: tuple[str, ...],
+          selects: bool = False) -> Callable:
+    unknown = set(reads) - set(control_fields())
+    if unknown or not set(ratio_knobs) <= set(reads):
+        raise ValueError(f"{registry.kind} {name!r} declares unknown Control fields {sorted(unknown)} "
+                         f"or ratio knobs it does not read")
+
+    def decorator(fn: Callable) -> Callable:
+        registry.register(name)(Part(fn, frozenset(reads), frozenset(ratio_knobs), selects))
+        return fn
+
+    return decorator
+
+
+def register_policy_loss(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = ()
+                         ) -> Callable[[PolicyLossFn], PolicyLossFn]:
+    """Register a policy loss under ``name`` (verl ``loss_mode`` names)."""
+    return _part(POLICY_LOSSES, name, reads, ratio_knobs)
+
+
+def register_modifier(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = (),
+                      selects: bool = False) -> Callable[[ModifierFn], ModifierFn]:
+    """Register a token modifier (a weight ``[B, T]`` on the policy loss) under ``name``."""
+    return _part(MODIFIERS, name, reads, ratio_knobs, selects)
+
+
+def register_term(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = ()
+                  ) -> Callable[[TermFn], TermFn]:
+    """Register an extra loss term (entropy bonus, KL, ...) under ``name``."""
+    return _part(TERMS, name, reads, ratio_knobs)

@@ -1,0 +1,20 @@
+"""Ratio-free policy gradients: ``L = -A * logp`` (verl ``gpg``; plain REINFORCE).
+
+GPG (arXiv 2504.02546) pairs this loss with its own advantage estimator
+(``adv_estimator="gpg"``). ``reinforce`` is the same per-token loss, the natural
+base for PSR / NSR / W-REINFORCE experiments (METHODS §8.1) with
+``pos_weight``/``neg_weight`` modifiers.
+"""
+
+from __future__ import annotations
+
+from entropic.control import Control
+from entropic.objectives.batch import PolicyBatch
+from entropic.objectives.registry import PolicyLoss, register_policy_loss
+
+
+@register_policy_loss("reinforce")
+@register_policy_loss("gpg")
+def reinforce_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
+    """Per-token ``-A * logp``; its gradient is the REINFORCE estimator ``-A * grad logp``."""
+    return PolicyLoss(-batch.advantages * batch.log_probs)

@@ -1,0 +1,247 @@
+"""The shapes every backend and every method speak.
+
+One RL step, whatever the backend (softmax bandit, toy LM, a 7B model), is::
+
+    rollout = backend.rollout()                          # Rollout
+    adv     = advantages(rollout)                        # [B, T]
+    stats   = backend.score(rollout)                     # TokenStats, with grad
+    control = controller.update(observation, control)    # Control
+    loss, metrics = objective(stats, rollout, adv, control)   # loss [R]
+    backend.apply(loss)                                  # backward + optimizer step
+
+Only :class:`Backend` differs between simulators and real models. Tensors are
+``[B, T]`` with ``B`` = prompts x group size (x runs), ``T`` the padded response
+length (1 for a bandit). Independent runs that share a batch (vectorised
+simulation, ``R`` of them) are told apart by ``run`` ids; every reduction in
+``entropic`` is done per run, so a run gets the same loss alone or batched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+from entropic.control import Control
+
+
+def _check_shape(name: str, tensor: torch.Tensor | None, shape: tuple[int, ...], owner: str) -> None:
+    if tensor is not None and tuple(tensor.shape) != shape:
+        raise ValueError(f"{owner}.{name} must have shape {list(shape)}, got {list(tensor.shape)}")
+
+
+@dataclass
+class Rollout:
+    """A batch of sampled responses and what the sampler knew about them.
+
+    Attributes
+    ----------
+    tokens : LongTensor [B, T]
+        Response token ids (arm indices for a bandit).
+    mask : FloatTensor [B, T]
+        1 for valid response tokens (EOS included), 0 for padding.
+    rewards : FloatTensor [B] or [B, T]
+        Outcome reward per response, or token-level rewards (summed for outcome estimators).
+    group : LongTensor [B]
+        Group id (prompt) of each response; unique across runs.
+    old_log_probs : FloatTensor [B, T]
+        log pi_old of each token (policy that produced the batch), no grad.
+    ref_log_probs : FloatTensor [B, T], optional
+        log pi_ref of each token, for KL terms.
+    sample_log_probs : FloatTensor [B, T], optional
+        log-probs reported by the sampler (inference engine) when they differ from ``old_log_probs``.
+    run : LongTensor [B], optional
+        Independent-run id in ``[0, num_runs)``; ``None`` means one run.
+    num_runs : int
+        R, the number of independent runs in the batch.
+    prompts : Tensor, optional
+        Backend-specific prompt payload: prompt ids ``[B]`` (bandit) or token ids ``[B, T_prompt]``.
+    prompt_mask : Tensor, optional
+        ``[B, T_prompt]`` attention mask of ``prompts`` for token prompts.
+    extras : dict
+        Further per-row tensors ``[B, ...]`` a backend or reward needs (answers, correctness, ...).
+    """
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    rewards: torch.Tensor
+    group: torch.Tensor
+    old_log_probs: torch.Tensor
+    ref_log_probs: torch.Tensor | None = None
+    sample_log_probs: torch.Tensor | None = None
+    run: torch.Tensor | None = None
+    num_runs: int = 1
+    prompts: torch.Tensor | None = None
+    prompt_mask: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def batch_size(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def seq_len(self) -> int:
+        return self.tokens.shape[1]
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field whose shape or range is wrong."""
+        if self.tokens.dim() != 2:
+            raise ValueError(f"Rollout.tokens must be [B, T], got shape {list(self.tokens.shape)}")
+        B, T = self.tokens.shape
+        _check_shape("mask", self.mask, (B, T), "Rollout")
+        if self.rewards.shape not in ((B,), (B, T)):
+            raise ValueError(f"Rollout.rewards must have shape [{B}] or [{B}, {T}], "
+                             f"got {list(self.rewards.shape)}")
+        _check_shape("group", self.group, (B,), "Rollout")
+        for name in ("old_log_probs", "ref_log_probs", "sample_log_probs"):
+            _check_shape(name, getattr(self, name), (B, T), "Rollout")
+        _check_shape("run", self.run, (B,), "Rollout")
+        if self.num_runs < 1:
+            raise ValueError(f"Rollout.num_runs must be >= 1, got {self.num_runs}")
+        if self.run is not None and B and (int(self.run.min()) < 0 or int(self.run.max()) >= self.num_runs):
+            raise ValueError(f"Rollout.run ids must lie in [0, {self.num_runs}), "
+                             f"got [{int(self.run.min())}, {int(self.run.max())}]")
+        for name, value in self.extras.items():
+            if value.shape[:1] != (B,):
+                raise ValueError(f"Rollout.extras[{name!r}] must have leading dimension B={B}, "
+                                 f"got shape {list(value.shape)}")
+
+    def run_ids(self) -> torch.Tensor:
+        """LongTensor [B]: ``run``, or zeros when the batch holds a single run."""
+        if self.run is not None:
+            return self.run
+        return torch.zeros(self.batch_size, dtype=torch.long, device=self.tokens.device)
+
+    def lengths(self) -> torch.Tensor:
+        """FloatTensor [B]: number of valid response tokens ``L_b``."""
+        return self.mask.sum(-1)
+
+    def sequence_rewards(self) -> torch.Tensor:
+        """FloatTensor [B]: outcome reward (token-level rewards summed over valid tokens)."""
+        if self.rewards.dim() == 1:
+            return self.rewards
+        return (self.rewards * self.mask).sum(-1)
+
+    def token_rewards(self) -> torch.Tensor:
+        """FloatTensor [B, T]: token-level rewards; an outcome reward sits on the last valid token."""
+        if self.rewards.dim() == 2:
+            return self.rewards * self.mask
+        last = (self.mask.cumsum(-1) == self.mask.sum(-1, keepdim=True)) & (self.mask > 0)
+        return last.to(self.mask.dtype) * self.rewards[:, None]
+
+    def select(self, index: torch.Tensor) -> Rollout:
+        """The rows ``index`` (LongTensor [B']) as a new :class:`Rollout` (mini-batching)."""
+        changes: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                changes[f.name] = value[index]
+        changes["extras"] = {k: v[index] for k, v in self.extras.items()}
+        return replace(self, **changes)
+
+
+@dataclass
+class TokenStats:
+    """What the current (trainable) policy says about a rollout's tokens.
+
+    Attributes
+    ----------
+    log_probs : FloatTensor [B, T]
+        log pi_theta of each response token, with grad.
+    entropy : FloatTensor [B, T], optional
+        Entropy of the full next-token distribution at each position (with grad when the
+        backend can provide it). ``None`` when no term or sensor needs it.
+    logits : FloatTensor [B, T, V], optional
+        Full logits, only from backends whose vocabulary is small (simulators); LLM
+        backends leave it ``None`` and compute what is needed chunk by chunk.
+    """
+
+    log_probs: torch.Tensor
+    entropy: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.log_probs.dim() != 2:
+            raise ValueError(f"TokenStats.log_probs must be [B, T], got {list(self.log_probs.shape)}")
+        shape = tuple(self.log_probs.shape)
+        _check_shape("entropy", self.entropy, shape, "TokenStats")
+        if self.logits is not None and tuple(self.logits.shape[:2]) != shape:
+            raise ValueError(f"TokenStats.logits must be [{shape[0]}, {shape[1]}, V], "
+                             f"got {list(self.logits.shape)}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a controller may read after scoring a step.
+
+    Attributes
+    ----------
+    step : int
+        Optimizer-step index (0-based) the control is being chosen for.
+    values : dict[str, FloatTensor [R]]
+        Sensor readings, one value per run, keyed by metric name
+        (``"entropy/mean"``, ``"entropy/top_q"``, ``"entropy/pos_adv"``, ``"reward/mean"``, ...).
+    """
+
+    step: int
+    values: dict[str, torch.Tensor]
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise ValueError(f"sensor {name!r} is not observed; available: {sorted(self.values)}") from None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A policy and its environment: the part of a step that differs between a bandit and a 7B model.
+
+    Contract
+    --------
+    - ``rollout()`` samples a batch from the current policy (no grad) and fills
+      ``old_log_probs`` (and ``ref_log_probs`` when a reference exists).
+    - ``score(rollout)`` recomputes log-probs (and entropy when ``need_entropy``) under the
+      current parameters, with grad.
+    - ``apply(loss)`` takes the per-run loss ``[R]``, back-propagates and steps each run's
+      optimizer on its own loss; it returns per-run diagnostics (``"grad/norm"``, ...).
+    - ``evaluate()`` returns per-run evaluation metrics ``[R]`` (``"eval/pass@1"``, ...).
+    - ``state_dict()`` / ``load_state_dict()`` hold everything needed to resume to the same
+      trajectory: parameters, optimizer, RNG streams.
+    """
+
+    num_runs: int
+
+    def rollout(self) -> Rollout: ...
+
+    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats: ...
+
+    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def evaluate(self) -> dict[str, torch.Tensor]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """Chooses the actuator values of the next step from what it observes.
+
+    ``update`` returns ``control`` with the fields this controller drives replaced;
+    ``metrics`` afterwards holds its per-run diagnostics ``[R]`` (error, P/I/D parts, raw and
+    saturated output) for logging.
+    """
+
+    metrics: dict[str, torch.Tensor]
+
+    def update(self, observation: Observation, control: Control) -> Control: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
