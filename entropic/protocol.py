@@ -53,6 +53,11 @@ class Rollout:
         log-probs reported by the sampler (inference engine) when they differ from ``old_log_probs``.
     run : LongTensor [B], optional
         Independent-run id in ``[0, num_runs)``; ``None`` means one run.
+    weights : FloatTensor [B], optional
+        Weight of each response when the backend enumerates responses instead of sampling them
+        (exact-expectation mode: ``G * pi(a)`` per arm, so a group's weights sum to its size G).
+        ``None`` means sampled rows of weight 1. Advantage estimators use weighted group statistics
+        and objectives weighted sums, so the loss is the expectation of the sampled loss.
     num_runs : int
         R, the number of independent runs in the batch.
     prompts : Tensor, optional
@@ -71,6 +76,7 @@ class Rollout:
     ref_log_probs: torch.Tensor | None = None
     sample_log_probs: torch.Tensor | None = None
     run: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
     num_runs: int = 1
     prompts: torch.Tensor | None = None
     prompt_mask: torch.Tensor | None = None
@@ -100,6 +106,7 @@ class Rollout:
         for name in ("old_log_probs", "ref_log_probs", "sample_log_probs"):
             _check_shape(name, getattr(self, name), (B, T), "Rollout")
         _check_shape("run", self.run, (B,), "Rollout")
+        _check_shape("weights", self.weights, (B,), "Rollout")
         if self.num_runs < 1:
             raise ValueError(f"Rollout.num_runs must be >= 1, got {self.num_runs}")
         if self.run is not None and B and (int(self.run.min()) < 0 or int(self.run.max()) >= self.num_runs):

@@ -1,18 +1,19 @@
 """Loss aggregation ``agg_loss(loss_mat, mask, mode)`` (verl ``loss_agg_mode``), per run.
 
-Single-process verl semantics, applied to each independent run separately:
+Single-process verl semantics, applied to each independent run separately
+(``L_b`` = valid tokens of row b, ``w_b`` = row weight, 1 for sampled rows):
 
 ============================  =====================================================================
 mode                          per-run value
 ============================  =====================================================================
-``token-mean``                ``sum(loss*mask) / max(sum(mask), 1)`` (verl default; DAPO token-level)
-``seq-mean-token-sum``        ``sum_b [sum_t loss*mask] / max(#valid_seq, 1)``
-``seq-mean-token-mean``       ``sum_b [sum_t loss*mask / (L_b + 1e-8)] / max(#valid_seq, 1)`` (GRPO)
-``seq-mean-token-sum-norm``   ``sum_b sum_t loss*mask / S``, ``S = loss_scale_factor or T`` (Dr.GRPO)
+``token-mean``                ``sum_b w_b sum_t loss*mask / sum_b w_b L_b`` (verl default)
+``seq-mean-token-sum``        ``sum_b w_b [sum_t loss*mask] / sum_b w_b 1[L_b > 0]``
+``seq-mean-token-mean``       ``sum_b w_b [sum_t loss*mask / (L_b + 1e-8)] / sum_b w_b 1[L_b > 0]`` (GRPO)
+``seq-mean-token-sum-norm``   ``sum_b w_b sum_t loss*mask / S``, ``S = loss_scale_factor or T`` (Dr.GRPO)
 ============================  =====================================================================
 
-``#valid_seq`` counts rows with ``L_b > 0``. The empty-mask guard ``max(., 1)`` is TRL's
-(verl divides by the raw token count and returns NaN on an empty batch).
+A run with nothing to average (empty mask) gets 0, not NaN (TRL's guard; verl divides by
+the raw count).
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ def check_agg_mode(mode: str) -> str:
     return mode
 
 
+def _safe_divide(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    return torch.where(count > 0, total / torch.where(count > 0, count, torch.ones_like(count)),
+                       torch.zeros_like(total))
+
+
 def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.Tensor | None = None,
-             num_runs: int = 1, loss_scale_factor: float | None = None) -> torch.Tensor:
+             num_runs: int = 1, loss_scale_factor: float | None = None,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
     """Aggregate a per-token loss into one loss per run.
 
     Parameters
@@ -49,6 +56,8 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
         R.
     loss_scale_factor : float, optional
         Constant normaliser of ``seq-mean-token-sum-norm`` (default: ``T``).
+    weights : FloatTensor [B], optional
+        Row weights of an exact-expectation rollout.
 
     Returns
     -------
@@ -58,14 +67,16 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
     check_agg_mode(mode)
     if run is None:
         run = torch.zeros(loss_mat.shape[0], dtype=torch.long, device=loss_mat.device)
+    w = torch.ones(loss_mat.shape[0], dtype=loss_mat.dtype, device=loss_mat.device) if weights is None \
+        else weights
     token_sum = (loss_mat * mask).sum(-1)  # [B]
     lengths = mask.sum(-1)  # [B]
     if mode == "token-mean":
-        return sum_per_run(token_sum, run, num_runs) / sum_per_run(lengths, run, num_runs).clamp(min=1.0)
+        return _safe_divide(sum_per_run(w * token_sum, run, num_runs), sum_per_run(w * lengths, run, num_runs))
     if mode == "seq-mean-token-sum-norm":
         scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
-        return sum_per_run(token_sum, run, num_runs) / scale
-    valid_seqs = sum_per_run((lengths > 0).to(loss_mat.dtype), run, num_runs).clamp(min=1.0)
+        return sum_per_run(w * token_sum, run, num_runs) / scale
+    valid_seqs = sum_per_run(w * (lengths > 0).to(loss_mat.dtype), run, num_runs)
     if mode == "seq-mean-token-sum":
-        return sum_per_run(token_sum, run, num_runs) / valid_seqs
-    return sum_per_run(token_sum / (lengths + 1e-8), run, num_runs) / valid_seqs
+        return _safe_divide(sum_per_run(w * token_sum, run, num_runs), valid_seqs)
+    return _safe_divide(sum_per_run(w * token_sum / (lengths + 1e-8), run, num_runs), valid_seqs)

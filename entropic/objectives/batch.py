@@ -22,11 +22,13 @@ class PolicyBatch:
     advantages : FloatTensor [B, T]
         Advantage of each token (0 on padding).
     mask : FloatTensor [B, T]
-        Valid response tokens.
+        Valid response tokens (0/1).
     run : LongTensor [B]
         Independent-run id of each row.
     num_runs : int
         R.
+    weights : FloatTensor [B], optional
+        Row weights of an exact-expectation rollout (``Rollout.weights``); ``None`` = 1.
     entropy : FloatTensor [B, T], optional
         Full-distribution token entropy (with grad when the backend provides it).
     ref_log_probs, sample_log_probs : FloatTensor [B, T], optional
@@ -42,6 +44,7 @@ class PolicyBatch:
     mask: torch.Tensor
     run: torch.Tensor
     num_runs: int = 1
+    weights: torch.Tensor | None = None
     entropy: torch.Tensor | None = None
     ref_log_probs: torch.Tensor | None = None
     sample_log_probs: torch.Tensor | None = None
@@ -54,8 +57,10 @@ class PolicyBatch:
             if value is not None and tuple(value.shape) != shape:
                 raise ValueError(f"PolicyBatch.{name} must have shape {list(shape)} like log_probs, "
                                  f"got {list(value.shape)}")
-        if tuple(self.run.shape) != shape[:1]:
-            raise ValueError(f"PolicyBatch.run must have shape [{shape[0]}], got {list(self.run.shape)}")
+        for name in ("run", "weights"):
+            value = getattr(self, name)
+            if value is not None and tuple(value.shape) != shape[:1]:
+                raise ValueError(f"PolicyBatch.{name} must have shape [{shape[0]}], got {list(value.shape)}")
         if self.generators is not None and len(self.generators) != self.num_runs:
             raise ValueError(f"PolicyBatch.generators must hold one generator per run "
                              f"({self.num_runs}), got {len(self.generators)}")
@@ -66,9 +71,17 @@ class PolicyBatch:
         """Assemble the batch of one optimisation step."""
         return cls(
             log_probs=stats.log_probs, old_log_probs=rollout.old_log_probs, advantages=advantages,
-            mask=rollout.mask, run=rollout.run_ids(), num_runs=rollout.num_runs, entropy=stats.entropy,
+            mask=rollout.mask, run=rollout.run_ids(), num_runs=rollout.num_runs,
+            weights=rollout.weights, entropy=stats.entropy,
             ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
             generators=generators)
+
+    @property
+    def weighted_mask(self) -> torch.Tensor:
+        """FloatTensor [B, T]: ``mask`` times the row weights, the measure of every token mean."""
+        if self.weights is None:
+            return self.mask
+        return self.mask * self.weights.unsqueeze(-1)
 
     def require(self, name: str, term: str) -> torch.Tensor:
         """Return an optional field, or raise ``ValueError`` saying which term needs it."""

@@ -31,9 +31,10 @@ def token_covariance(batch: PolicyBatch) -> torch.Tensor:
         Detached covariance terms (verl's masked means, ``+1e-8`` guard).
     """
     run, R, mask = batch.run, batch.num_runs, batch.mask
+    measure = batch.weighted_mask
     logp = batch.log_probs.detach()
-    mean_adv = gather_runs(masked_mean_per_run(batch.advantages, mask, run, R), run).unsqueeze(-1)
-    mean_logp = gather_runs(masked_mean_per_run(logp, mask, run, R), run).unsqueeze(-1)
+    mean_adv = gather_runs(masked_mean_per_run(batch.advantages, measure, run, R), run).unsqueeze(-1)
+    mean_logp = gather_runs(masked_mean_per_run(logp, measure, run, R), run).unsqueeze(-1)
     return (batch.advantages - mean_adv) * (logp - mean_logp)
 
 
@@ -53,6 +54,7 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     fraction of valid tokens detached.
     """
     run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    measure = batch.weighted_mask
     ratio = torch.exp(batch.log_probs - batch.old_log_probs)
     loss, clipped = clipped_surrogate(A, ratio, knob_per_row(control.clip_ratio_low, run),
                                       knob_per_row(control.clip_ratio_high, run))
@@ -73,7 +75,7 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
         perm = torch.randperm(idx.numel(), generator=generator, device=idx.device)
         corr[idx[perm[:n_clip]]] = 0.0
     corr = corr.view_as(loss)
-    metrics = {"actor/pg_clipfrac": masked_mean_per_run((corr == 0).to(mask.dtype), mask, run, R)}
+    metrics = {"actor/pg_clipfrac": masked_mean_per_run((corr == 0).to(mask.dtype), measure, run, R)}
     return PolicyLoss(loss * corr, metrics)
 
 
@@ -85,6 +87,7 @@ def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     Metrics ``actor/ppo_kl`` (``mean |log ratio|``) and ``actor/kl_cov_frac`` per run.
     """
     run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    measure = batch.weighted_mask
     log_ratio = batch.log_probs - batch.old_log_probs
     ratio = torch.exp(log_ratio)
     base = -A * ratio
@@ -103,7 +106,7 @@ def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     selected = selected.view_as(mask)
     loss = torch.where(selected, penalised, base)
     metrics = {
-        "actor/ppo_kl": masked_mean_per_run(log_ratio.abs(), mask, run, R).detach(),
-        "actor/kl_cov_frac": masked_mean_per_run(selected.to(mask.dtype), mask, run, R),
+        "actor/ppo_kl": masked_mean_per_run(log_ratio.abs(), measure, run, R).detach(),
+        "actor/kl_cov_frac": masked_mean_per_run(selected.to(mask.dtype), measure, run, R),
     }
     return PolicyLoss(loss, metrics)

@@ -29,6 +29,7 @@ LOG_SEQ_RATIO_MAX = 10.0
 def gspo_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     """GSPO token loss; metrics ``actor/pg_clipfrac`` and ``actor/ppo_kl`` per run."""
     run, R, mask = batch.run, batch.num_runs, batch.mask
+    measure = batch.weighted_mask
     log_ratio = batch.log_probs - batch.old_log_probs
     lengths = mask.sum(-1).clamp(min=1.0)
     seq_log_ratio = (log_ratio * mask).sum(-1) / lengths  # [B]
@@ -37,7 +38,7 @@ def gspo_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     loss, clipped = clipped_surrogate(batch.advantages, ratio, knob_per_row(control.clip_ratio_low, run),
                                       knob_per_row(control.clip_ratio_high, run))
     metrics = {
-        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), mask, run, R).detach(),
-        "actor/ppo_kl": masked_mean_per_run(-log_ratio, mask, run, R).detach(),
+        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), measure, run, R).detach(),
+        "actor/ppo_kl": masked_mean_per_run(-log_ratio, measure, run, R).detach(),
     }
     return PolicyLoss(loss, metrics, agg_mode="seq-mean-token-mean")

@@ -60,7 +60,7 @@ def top_entropy(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Met
     entropy = batch.require("entropy", "top_entropy")
     quantile = knob_per_run(control.top_entropy_quantile, batch.num_runs, entropy)
     keep = top_entropy_mask(entropy, batch.mask, batch.run, batch.num_runs, quantile).to(entropy.dtype)
-    return keep, {"actor/top_entropy_keep_frac": masked_mean_per_run(keep, batch.mask, batch.run,
+    return keep, {"actor/top_entropy_keep_frac": masked_mean_per_run(keep, batch.weighted_mask, batch.run,
                                                                      batch.num_runs)}
 
 
@@ -80,5 +80,5 @@ def off_policy_mask(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor,
     threshold = threshold.squeeze(-1) if isinstance(threshold, torch.Tensor) else threshold
     keep = ((seq_adv >= 0) | (kl_seq <= threshold)).to(mask.dtype)  # [B]
     weight = keep.unsqueeze(-1).expand_as(mask)
-    return weight, {"actor/off_policy_masked_frac": masked_mean_per_run(1.0 - weight, mask, batch.run,
+    return weight, {"actor/off_policy_masked_frac": masked_mean_per_run(1.0 - weight, batch.weighted_mask, batch.run,
                                                                         batch.num_runs)}

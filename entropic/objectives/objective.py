@@ -72,7 +72,7 @@ class Objective:
             raise ValueError(f"Control holds {control.num_runs} runs, the batch {batch.num_runs}")
         cfg = self.config
         aggregate = partial(agg_loss, mode=cfg.loss_agg_mode, run=batch.run, num_runs=batch.num_runs,
-                            loss_scale_factor=cfg.loss_scale_factor)
+                            loss_scale_factor=cfg.loss_scale_factor, weights=batch.weights)
         policy = self.policy_loss.fn(batch, control)
         metrics: Metrics = dict(policy.metrics)
         weight = torch.ones_like(batch.mask)
@@ -84,7 +84,7 @@ class Objective:
                 keep = keep * w
             metrics.update(part_metrics)
         pg_loss = agg_loss(policy.token_loss * weight, batch.mask, policy.agg_mode or cfg.loss_agg_mode,
-                           batch.run, batch.num_runs, cfg.loss_scale_factor)
+                           batch.run, batch.num_runs, cfg.loss_scale_factor, batch.weights)
         loss = pg_loss
         for name, part in self.terms:
             term_loss, part_metrics = part.fn(batch, control, aggregate, keep, cfg)
@@ -94,6 +94,6 @@ class Objective:
         metrics["actor/pg_loss"] = pg_loss.detach()
         metrics["actor/loss"] = loss.detach()
         if batch.entropy is not None:
-            metrics["actor/entropy"] = masked_mean_per_run(batch.entropy.detach(), batch.mask, batch.run,
-                                                           batch.num_runs)
+            metrics["actor/entropy"] = masked_mean_per_run(batch.entropy.detach(), batch.weighted_mask,
+                                                           batch.run, batch.num_runs)
         return loss, {k: v.detach() for k, v in metrics.items()}

@@ -42,6 +42,7 @@ def vanilla_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     (``mean(old_logp - logp)``).
     """
     run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    measure = batch.weighted_mask
     log_ratio = torch.clamp(batch.log_probs - batch.old_log_probs, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     ratio = torch.exp(log_ratio)
     clip_low = knob_per_row(control.clip_ratio_low, run)
@@ -52,9 +53,9 @@ def vanilla_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     negative = A < 0
     loss = torch.where(negative, torch.minimum(dual, loss_clip), loss_clip)
     metrics = {
-        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), mask, run, R).detach(),
+        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), measure, run, R).detach(),
         "actor/pg_clipfrac_lower": masked_mean_per_run(
-            ((loss_clip > dual) & negative).to(mask.dtype), mask, run, R).detach(),
-        "actor/ppo_kl": masked_mean_per_run(-log_ratio, mask, run, R).detach(),
+            ((loss_clip > dual) & negative).to(mask.dtype), measure, run, R).detach(),
+        "actor/ppo_kl": masked_mean_per_run(-log_ratio, measure, run, R).detach(),
     }
     return PolicyLoss(loss, metrics)

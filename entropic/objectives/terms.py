@@ -70,5 +70,5 @@ def entropic_term(batch: PolicyBatch, control: Control, aggregate: Aggregate, ke
     ratio = torch.exp(torch.clamp(batch.log_probs - batch.old_log_probs, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP))
     term = aggregate(-ratio * batch.advantages.abs(), high)  # [R]
     alpha = knob_per_run(control.entropic_alpha, batch.num_runs, term)
-    high_frac = masked_mean_per_run(high, batch.mask, batch.run, batch.num_runs)
+    high_frac = masked_mean_per_run(high, batch.weighted_mask, batch.run, batch.num_runs)
     return alpha * term, {"actor/entropic_term": term.detach(), "actor/high_prob_frac": high_frac}
