@@ -15,11 +15,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Union
 
 import torch
 
-Knob = Union[float, torch.Tensor]
+Knob = float | torch.Tensor
 """A control value: a float for all runs, or a tensor ``[R]`` with one value per run."""
 
 INF = math.inf

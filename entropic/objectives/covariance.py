@@ -30,7 +30,7 @@ def token_covariance(batch: PolicyBatch) -> torch.Tensor:
     FloatTensor [B, T]
         Detached covariance terms (verl's masked means, ``+1e-8`` guard).
     """
-    run, R, mask = batch.run, batch.num_runs, batch.mask
+    run, R = batch.run, batch.num_runs
     measure = batch.weighted_mask
     logp = batch.log_probs.detach()
     mean_adv = gather_runs(masked_mean_per_run(batch.advantages, measure, run, R), run).unsqueeze(-1)
