@@ -154,3 +154,23 @@ def _check_knob(f: dataclasses.Field, value: Knob) -> None:
     too_high = x >= high if f.metadata["open_high"] else x > high
     if _any(too_low | too_high | torch.isnan(x)):
         raise ValueError(f"Control.{f.name} must be {allowed}; got {value!r}")
+
+
+def control_from_mapping(values: dict[str, object] | None) -> Control:
+    """Build a :class:`Control` from config values: floats, or lists (one value per run) -> tensors ``[R]``.
+
+    Unknown names raise ``ValueError`` listing the allowed fields.
+    """
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(control_fields()))
+    if unknown:
+        raise ValueError(f"control: unknown field(s) {unknown}; allowed: {control_fields()}")
+    converted: dict[str, Knob] = {}
+    for name, value in values.items():
+        if isinstance(value, (list, tuple)):
+            converted[name] = torch.tensor([float(v) for v in value])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            converted[name] = float(value)
+        else:
+            raise ValueError(f"control.{name} must be a number or a list of numbers (one per run), got {value!r}")
+    return Control(**converted)

@@ -240,11 +240,12 @@ class Backend(Protocol):
 class Controller(Protocol):
     """Chooses the actuator values of the next step from what it observes.
 
-    ``update`` returns ``control`` with the fields this controller drives replaced;
-    ``metrics`` afterwards holds its per-run diagnostics ``[R]`` (error, P/I/D parts, raw and
-    saturated output) for logging.
+    ``update`` returns ``control`` with the fields named in ``drives`` replaced; ``metrics``
+    afterwards holds its per-run diagnostics ``[R]`` (error, P/I/D parts, raw and saturated
+    output) for logging.
     """
 
+    drives: frozenset[str]
     metrics: dict[str, torch.Tensor]
 
     def update(self, observation: Observation, control: Control) -> Control: ...

@@ -63,7 +63,7 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     lower = knob_per_row(control.clip_cov_lb, run)
     upper = knob_per_row(control.clip_cov_ub, run)
     candidates = (cov > lower) & (cov < upper) & valid & ~clipped
-    ratios = knob_per_run(control.clip_cov_ratio, R, mask)
+    ratios = knob_per_run(control.clip_cov_ratio, R, mask.to(torch.float64))  # exact int(ratio * N)
     valid_counts = sum_per_run(mask.sum(-1), run, R)
     corr = torch.ones(mask.numel(), dtype=loss.dtype, device=loss.device)
     for r in range(R):
@@ -93,7 +93,7 @@ def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     base = -A * ratio
     penalised = base + knob_per_row(control.ppo_kl_coef, run) * log_ratio.abs()
     cov = token_covariance(batch).reshape(-1)
-    ratios = knob_per_run(control.kl_cov_ratio, R, mask)
+    ratios = knob_per_run(control.kl_cov_ratio, R, mask.to(torch.float64))  # exact int(ratio * N)
     selected = torch.zeros(mask.numel(), dtype=torch.bool, device=mask.device)
     valid = mask > 0
     for r in range(R):

@@ -58,7 +58,8 @@ def top_entropy_mask(entropy: torch.Tensor, mask: torch.Tensor, run: torch.Tenso
 def top_entropy(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Metrics]:
     """0/1 weight keeping the highest-entropy ``top_entropy_quantile`` share of each run's tokens."""
     entropy = batch.require("entropy", "top_entropy")
-    quantile = knob_per_run(control.top_entropy_quantile, batch.num_runs, entropy)
+    # float64 so that the level 1 - rho is rounded once, as torch.quantile(x, 1 - rho) does
+    quantile = knob_per_run(control.top_entropy_quantile, batch.num_runs, entropy.detach().to(torch.float64))
     keep = top_entropy_mask(entropy, batch.mask, batch.run, batch.num_runs, quantile).to(entropy.dtype)
     return keep, {"actor/top_entropy_keep_frac": masked_mean_per_run(keep, batch.weighted_mask, batch.run,
                                                                      batch.num_runs)}

@@ -1,0 +1,313 @@
+"""The one training loop every backend uses.
+
+Per rollout step::
+
+    rollout = backend.rollout()
+    adv     = compute_advantages(rollout, advantage_config)
+    for epoch in range(ppo_epochs):                  # verl names
+        for mini_batch in split(rollout, ppo_mini_batch_size):
+            stats   = backend.score(mini_batch)
+            control = controller.update(observe(...), control)
+            loss, metrics = objective(PolicyBatch.from_step(...), control)
+            backend.apply(loss)
+
+Logging (``metrics.jsonl`` + TensorBoard), evaluation, checkpoints and resume, and the
+divergence guard live here once, for the simulators and the LLM backend alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from entropic.advantages import AdvantageConfig, compute_advantages
+from entropic.checkpoint import load_latest_checkpoint, save_checkpoint
+from entropic.control import Control
+from entropic.metrics import logp_advantage_covariance
+from entropic.objectives import Objective, PolicyBatch
+from entropic.observe import observe
+from entropic.protocol import Backend, Controller, Rollout
+from entropic.run_log import RunLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerConfig:
+    """How long to train and how often to evaluate, log and checkpoint.
+
+    Attributes
+    ----------
+    steps : int
+        Rollout steps (>= 1).
+    ppo_epochs : int
+        Passes over each rollout batch (verl ``ppo_epochs``, default 1).
+    ppo_mini_batch_size : int, optional
+        Prompts (groups) per mini-batch and run (verl ``ppo_mini_batch_size``); ``None`` = the
+        whole batch, i.e. one optimizer step per epoch.
+    eval_every : int
+        Evaluate every this many steps (0 = never); the last step is always evaluated.
+    checkpoint_every : int
+        Checkpoint every this many steps (0 = never).
+    histogram_every : int
+        Write the token-entropy histogram to TensorBoard every this many steps (0 = never).
+    tensorboard : bool
+        Write TensorBoard event files beside ``metrics.jsonl``.
+    """
+
+    steps: int = 500
+    ppo_epochs: int = 1
+    ppo_mini_batch_size: int | None = None
+    eval_every: int = 50
+    checkpoint_every: int = 100
+    histogram_every: int = 50
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "ppo_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eval_every", "checkpoint_every", "histogram_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"trainer.{name} must be >= 0 (0 = never), got {getattr(self, name)}")
+        if self.ppo_mini_batch_size is not None and self.ppo_mini_batch_size < 1:
+            raise ValueError(f"trainer.ppo_mini_batch_size must be >= 1 or null, got {self.ppo_mini_batch_size}")
+
+
+class Diverged(RuntimeError):
+    """Every run produced a non-finite loss or entropy."""
+
+
+class Trainer:
+    """Runs the five-move step on a backend, R independent runs at once.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where rollouts come from and updates go.
+    objective : Objective
+        The policy loss and its terms.
+    advantage : AdvantageConfig
+        Advantage estimator.
+    control : Control
+        Knob values before any controller acts.
+    controller : Controller, optional
+        Closed-loop or scheduled knob setter; ``None`` keeps ``control`` fixed.
+    config : TrainerConfig
+        Loop lengths and frequencies.
+    output_dir : str or Path
+        Where ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/`` and ``summary.json`` go.
+    run_seeds : list[int]
+        One seed per run, for the objective's own randomness (Clip-Cov's token choice).
+    """
+
+    def __init__(self, backend: Backend, objective: Objective, advantage: AdvantageConfig, control: Control,
+                 controller: Controller | None, config: TrainerConfig, output_dir: str | Path,
+                 run_seeds: list[int]) -> None:
+        if len(run_seeds) != backend.num_runs:
+            raise ValueError(f"run_seeds has {len(run_seeds)} seeds for {backend.num_runs} runs")
+        self.backend, self.objective, self.advantage = backend, objective, advantage
+        self.control, self.controller, self.config = control, controller, config
+        self.output_dir = Path(output_dir)
+        self.num_runs = backend.num_runs
+        self.generators = [torch.Generator().manual_seed(seed * 1_000_003 + 17) for seed in run_seeds]
+        self.step = 0
+        self.optimizer_step = 0
+        self.diverged_at = torch.full((self.num_runs,), -1, dtype=torch.long)
+        self.best: dict[str, float] = {}
+        self._pending_histogram: torch.Tensor | None = None
+        self._check_knobs()
+        self.run_log = RunLog(self.output_dir, self.num_runs, tensorboard=config.tensorboard)
+
+    def _check_knobs(self) -> None:
+        """Refuse a controller on a knob nobody reads; warn on ratio knobs in the on-policy regime."""
+        drives = self.controller.drives if self.controller is not None else frozenset()
+        unread = drives - self.objective.reads
+        if unread:
+            raise ValueError(f"the controller drives {sorted(unread)} but no part of the objective reads it "
+                             f"(objective reads {sorted(self.objective.reads)}); add the term or modifier "
+                             f"that uses it, e.g. objective.terms=[entropy] for entropy_coeff")
+        if self.config.ppo_epochs > 1 or self.config.ppo_mini_batch_size is not None:
+            return
+        default = Control()
+        inert = {name for name in self.objective.ratio_knobs
+                 if name in drives or _differs(getattr(self.control, name), getattr(default, name))}
+        if inert:
+            warnings.warn(f"{sorted(inert)} only act when the importance ratio leaves 1, but the loop makes one "
+                          f"update per rollout batch (trainer.ppo_epochs=1, ppo_mini_batch_size=null): they "
+                          f"have no effect. Set ppo_epochs > 1 or a smaller ppo_mini_batch_size.", stacklevel=2)
+
+    # ---------------------------------------------------------------- the step
+    def _mini_batches(self, rollout: Rollout) -> Iterator[torch.Tensor]:
+        """Row indices of each mini-batch: ``ppo_mini_batch_size`` groups of every run, in order."""
+        size = self.config.ppo_mini_batch_size
+        if size is None:
+            yield torch.arange(rollout.batch_size)
+            return
+        groups, inverse = torch.unique(rollout.group, return_inverse=True)
+        group_run = torch.zeros(groups.numel(), dtype=torch.long).scatter(0, inverse, rollout.run_ids())
+        order = torch.argsort(group_run, stable=True)
+        starts = torch.bincount(group_run, minlength=rollout.num_runs).cumsum(0)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel()) - (starts - torch.bincount(group_run, minlength=rollout.num_runs)
+                                                     )[group_run[order]]
+        chunk = rank[inverse] // size  # [B]
+        for index in range(int(chunk.max()) + 1):
+            yield torch.nonzero(chunk == index, as_tuple=True)[0]
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One rollout step with all its updates; returns the step's per-run metrics ``[R]``.
+
+        Loss and controller metrics are averaged over the step's updates; sensor readings, the
+        log-prob/advantage covariance and the entropy histogram come from the first (on-policy)
+        update.
+        """
+        rollout = self.backend.rollout()
+        advantages = compute_advantages(rollout, self.advantage)
+        totals: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(self.num_runs, dtype=torch.float64))
+        on_policy: dict[str, torch.Tensor] = {}
+        updates = 0
+        for _ in range(self.config.ppo_epochs):
+            for index in self._mini_batches(rollout):
+                mini_batch, mini_adv = rollout.select(index), advantages[index]
+                stats = self.backend.score(mini_batch, need_entropy=True)
+                observation = observe(self.optimizer_step, mini_batch, stats, mini_adv)
+                metrics: dict[str, torch.Tensor] = {}
+                if self.controller is not None:
+                    self.control = self.controller.update(observation, self.control)
+                    metrics.update(self.controller.metrics)
+                batch = PolicyBatch.from_step(mini_batch, stats, mini_adv, self.generators)
+                loss, objective_metrics = self.objective(batch, self.control)
+                metrics.update(objective_metrics)
+                metrics.update(self.backend.apply(self._guard(loss, objective_metrics.get("actor/entropy"))))
+                if not on_policy:
+                    on_policy = dict(observation.values)
+                    on_policy["entropy/cov_logp_adv"] = logp_advantage_covariance(
+                        stats.log_probs.detach(), mini_adv, batch.mask, batch.run, batch.num_runs, batch.weights)
+                    self._pending_histogram = None if stats.entropy is None else \
+                        stats.entropy.detach()[mini_batch.mask > 0]
+                for name, value in metrics.items():
+                    totals[name] += value.detach().double()
+                updates += 1
+                self.optimizer_step += 1
+        step_metrics = {name: (total / updates).float() for name, total in totals.items()}
+        step_metrics.update(on_policy)
+        for name, value in self.control.to_dict().items():
+            step_metrics[f"control/{name}"] = value.detach().float() if isinstance(value, torch.Tensor) \
+                else torch.full((self.num_runs,), float(value))
+        return step_metrics
+
+    def _guard(self, loss: torch.Tensor, entropy: torch.Tensor | None) -> torch.Tensor:
+        """Mark runs whose loss or entropy is non-finite; stop when every run has diverged."""
+        finite = torch.isfinite(loss.detach())
+        if entropy is not None:
+            finite &= torch.isfinite(entropy)
+        newly = ~finite & (self.diverged_at < 0)
+        if newly.any():
+            self.diverged_at[newly] = self.step
+            quantity = "entropy" if entropy is not None and not torch.isfinite(entropy[newly]).all() else "loss"
+            log.warning("runs %s: non-finite %s at step %d; they stop updating", newly.nonzero().flatten().tolist(),
+                        quantity, self.step)
+            if bool((self.diverged_at >= 0).all()):
+                raise Diverged(f"non-finite {quantity} at step {self.step} in every run; the last good "
+                               f"checkpoint in {self.output_dir / 'checkpoints'} is intact")
+        return torch.where(self.diverged_at < 0, loss, torch.zeros_like(loss))
+
+    # ------------------------------------------------------------- the run
+    def fit(self, progress: bool = True) -> dict[str, Any]:
+        """Train from ``self.step`` to ``config.steps``; returns the summary (also written to summary.json)."""
+        from tqdm import tqdm
+
+        start, started_at = self.step, time.perf_counter()
+        bar = tqdm(total=self.config.steps, initial=self.step, disable=not progress, dynamic_ncols=True)
+        try:
+            while self.step < self.config.steps:
+                metrics = self.train_step()
+                last = self.step == self.config.steps - 1
+                if self.config.eval_every and (self.step % self.config.eval_every == 0 or last):
+                    metrics.update(self.backend.evaluate())
+                histogram = None
+                if self.config.histogram_every and self.step % self.config.histogram_every == 0 \
+                        and self._pending_histogram is not None:
+                    histogram = {"entropy/token": self._pending_histogram}
+                self.run_log.log(self.step, metrics, histogram)
+                self._track_best(metrics)
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix(reward=f"{float(metrics['reward/mean'].mean()):.3f}",
+                                entropy=f"{float(metrics.get('entropy/mean', torch.zeros(1)).mean()):.3f}")
+                if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
+                    self.save()
+        finally:
+            bar.close()
+            self.run_log.flush()
+        elapsed = time.perf_counter() - started_at
+        summary = self.summary(metrics, elapsed, self.step - start)
+        (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def _track_best(self, metrics: dict[str, torch.Tensor]) -> None:
+        for name in ("reward/mean", "eval/pass@1"):
+            if name in metrics:
+                value = float(metrics[name].mean())
+                self.best[name] = max(self.best.get(name, -math.inf), value)
+
+    def summary(self, metrics: dict[str, torch.Tensor], seconds: float, steps: int) -> dict[str, Any]:
+        """Final metrics (mean over runs and per run), best values, wall time and throughput."""
+        final = {name: float(value.double().nanmean()) for name, value in metrics.items()}
+        return {
+            "steps": self.step, "num_runs": self.num_runs, "final": final, "best": self.best,
+            "final_per_run": {name: value.double().tolist() for name, value in metrics.items()},
+            "diverged_at_step": self.diverged_at.tolist(), "wall_time_s": seconds,
+            "steps_per_s": steps / seconds if seconds > 0 else None,
+            "run_steps_per_s": steps * self.num_runs / seconds if seconds > 0 else None,
+        }
+
+    # ------------------------------------------------------------ resume
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "optimizer_step": self.optimizer_step, "control": self.control.to_dict(),
+            "controller": self.controller.state_dict() if self.controller is not None else None,
+            "backend": self.backend.state_dict(), "generators": [g.get_state() for g in self.generators],
+            "diverged_at": self.diverged_at.clone(), "best": dict(self.best),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step, self.optimizer_step = state["step"], state["optimizer_step"]
+        self.control = Control(**state["control"])
+        if self.controller is not None:
+            self.controller.load_state_dict(state["controller"])
+        self.backend.load_state_dict(state["backend"])
+        for generator, generator_state in zip(self.generators, state["generators"], strict=True):
+            generator.set_state(generator_state)
+        self.diverged_at = state["diverged_at"].clone()
+        self.best = dict(state["best"])
+
+    def save(self) -> Path:
+        """Checkpoint the whole run (atomic write) under ``output_dir/checkpoints``."""
+        self.run_log.flush()
+        return save_checkpoint(self.output_dir / "checkpoints", self.step, self.state_dict())
+
+    def resume(self) -> bool:
+        """Load the newest checkpoint, if any, and cut ``metrics.jsonl`` back to it."""
+        state = load_latest_checkpoint(self.output_dir / "checkpoints")
+        if state is None:
+            return False
+        self.load_state_dict(state)
+        self.run_log.truncate_after(self.step - 1)
+        log.info("resumed from step %d", self.step)
+        return True
+
+
+def _differs(value: float | torch.Tensor, default: float | torch.Tensor) -> bool:
+    return bool(torch.any(torch.as_tensor(value) != torch.as_tensor(default)))

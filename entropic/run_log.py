@@ -1,0 +1,87 @@
+"""Where a run's numbers go: ``metrics.jsonl`` (one line a step) and TensorBoard event files.
+
+Every metric is a per-run tensor ``[R]``. In ``metrics.jsonl`` a value is a float when
+R = 1 and a list of R floats otherwise. TensorBoard gets the mean over runs under the
+metric's name and, for up to ``max_tensorboard_runs`` runs, one sub-directory per run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+Metrics = dict[str, torch.Tensor]
+
+
+def _jsonable(value: torch.Tensor) -> float | list[float] | None:
+    values = value.detach().double().cpu().reshape(-1).tolist()
+    values = [v if math.isfinite(v) else None for v in values]
+    return values[0] if len(values) == 1 else values
+
+
+class RunLog:
+    """Append-only metric log of one (possibly vectorised) training run.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Output directory; ``metrics.jsonl`` and ``tensorboard/`` are created inside.
+    num_runs : int
+        R.
+    tensorboard : bool
+        Write TensorBoard event files.
+    max_tensorboard_runs : int
+        Per-run TensorBoard sub-directories are written only up to this many runs.
+    """
+
+    def __init__(self, directory: str | Path, num_runs: int, tensorboard: bool = True,
+                 max_tensorboard_runs: int = 16) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / "metrics.jsonl"
+        self.num_runs = num_runs
+        self._writers = []
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            root = self.directory / "tensorboard"
+            self._writers.append(SummaryWriter(str(root)))
+            if 1 < num_runs <= max_tensorboard_runs:
+                self._writers += [SummaryWriter(str(root / f"run{r}")) for r in range(num_runs)]
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after ``step`` (used on resume, so a resumed log equals an unbroken one)."""
+        if not self.path.exists():
+            return
+        kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def log(self, step: int, metrics: Metrics, histograms: dict[str, torch.Tensor] | None = None) -> None:
+        """Append one step: scalars to ``metrics.jsonl`` and TensorBoard, histograms to TensorBoard."""
+        record = {"step": step, **{name: _jsonable(value) for name, value in sorted(metrics.items())}}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if not self._writers:
+            return
+        mean_writer, run_writers = self._writers[0], self._writers[1:]
+        for name, value in metrics.items():
+            value = value.detach().double().reshape(-1)
+            mean_writer.add_scalar(name, float(value.nanmean()), step)
+            for r, writer in enumerate(run_writers):
+                writer.add_scalar(name, float(value[r]), step)
+        for name, values in (histograms or {}).items():
+            finite = values[torch.isfinite(values)]
+            if finite.numel():
+                mean_writer.add_histogram(name, finite, step)
+
+    def flush(self) -> None:
+        for writer in self._writers:
+            writer.flush()
+
+    def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._writers = []
