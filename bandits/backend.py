@@ -1,0 +1,296 @@
+"""The contextual softmax bandit behind the :class:`~entropic.protocol.Backend` protocol, R runs at once.
+
+Rows are laid out run by run, prompt by prompt (:mod:`bandits.rows`); group ids are ``r * P + p``,
+unique across runs.
+
+- ``sampled``: arms are drawn by inverse-CDF search, ``searchsorted(cumsum(pi), u)``, on uniforms
+  from the counter-based RNG of :mod:`bandits.rng` keyed by ``(run seed, rollout number, row)``;
+  the reward of a correct response is 1 with probability ``reward_correct``, of a wrong one with
+  probability ``reward_wrong`` (a second uniform stream).
+- ``exact``: every response once, ``Rollout.weights = G * pi(response)`` (detached) and its
+  0/1 reward; with reward noise every response twice, paid and unpaid, weighted by the
+  verifier's probabilities. Weighted advantages and objectives are then the exact expectation
+  (over responses and the verifier's coin) of their sampled versions, with no sampling noise.
+
+A run's numbers never depend on the other runs: its draws come from its own seed, every
+reduction is taken per run, and gathers from the parameters are 1-D ``index_select``\\s whose
+backward (``index_add``) accumulates serially in row order. Its trajectory is therefore the same,
+to the bit, alone or among a thousand others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from bandits.config import BanditConfig
+from bandits.optim import clip_per_run, make_optimizer
+from bandits.policy import BanditPolicy
+from bandits.prior import initial_prior
+from bandits.rng import sample_categorical, uniform
+from bandits.rows import RowLayout, position_index, token_index
+from bandits.task import BanditTask
+from entropic.metrics import pass_at_k_from_probability
+from entropic.protocol import Rollout, TokenStats
+
+STREAM_SAMPLE = 0
+"""RNG stream of the arm draws."""
+STREAM_REWARD = 1
+"""RNG stream of the reward-noise draws."""
+
+
+def _as_runs(value: float | Sequence[float] | torch.Tensor, num_runs: int, dtype: torch.dtype,
+             name: str) -> torch.Tensor:
+    """A float or per-run sequence as a tensor ``[R]``; a wrong length raises ``ValueError``."""
+    tensor = torch.as_tensor(value, dtype=dtype).detach().clone()
+    if tensor.dim() == 0:
+        tensor = tensor.expand(num_runs).clone()
+    if tuple(tensor.shape) != (num_runs,):
+        raise ValueError(f"{name} must be a number or have one entry per run ({num_runs}), "
+                         f"got shape {list(tensor.shape)}")
+    return tensor
+
+
+def _entropy(logits: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
+    """``-sum_a pi(a) log pi(a)`` over the last dimension (row-wise kernels only)."""
+    return -(torch.softmax(logits, dim=-1) * log_probs).sum(-1)
+
+
+class SoftmaxBanditBackend:
+    """R independent softmax-bandit runs sharing one task instance.
+
+    Parameters
+    ----------
+    config : BanditConfig
+        The task, the policy and its optimiser.
+    num_runs : int
+        R, runs simulated together (``>= 1``).
+    seeds : sequence of int or LongTensor [R], optional
+        Sampling seed of each run; default ``config.seed + r``.
+    lr : float or FloatTensor [R], optional
+        Learning rate, shared or per run; default ``config.lr``.
+
+    Attributes
+    ----------
+    task : BanditTask
+        Correct arms, difficulty, reward probabilities.
+    prior : Prior
+        The calibrated initial (and reference) policy.
+    policy : BanditPolicy
+        Parameters and logits ``[R, P, T, K]``.
+    lr : FloatTensor [R]
+        Per-run learning rates (a property: may be reassigned between steps).
+    seeds : LongTensor [R]
+        Per-run sampling seeds.
+    rollout_count : int
+        Rollouts drawn so far (the RNG counter).
+    step_count : int
+        Optimiser steps taken so far.
+    """
+
+    def __init__(self, config: BanditConfig, num_runs: int = 1, seeds: Sequence[int] | torch.Tensor | None = None,
+                 lr: float | torch.Tensor | None = None) -> None:
+        if num_runs < 1:
+            raise ValueError(f"num_runs must be >= 1, got {num_runs}")
+        self.config = config
+        self.num_runs = num_runs
+        self.dtype = config.torch_dtype
+        self.task = BanditTask.from_config(config)
+        self.prior = initial_prior(config)
+        self.policy = BanditPolicy(config, self.task, self.prior.logits, num_runs)
+        self.optimizer = make_optimizer(config, list(self.policy.params.values()))
+        self.seeds = _as_runs(torch.arange(num_runs) + config.seed if seeds is None else seeds, num_runs,
+                              torch.long, "seeds")
+        self.lr = config.lr if lr is None else lr
+        self.rollout_count = 0
+        self.step_count = 0
+        self._prior_log_probs = torch.log_softmax(self.policy.prior, dim=-1)  # [P, T, K]
+        self._rows = RowLayout.build(config, self.task, num_runs)
+
+    @property
+    def lr(self) -> torch.Tensor:
+        """FloatTensor [R]: per-run learning rates; assign a float or a sequence / tensor of R values."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float | Sequence[float] | torch.Tensor) -> None:
+        lr = _as_runs(value, self.num_runs, self.dtype, "lr")
+        if not bool((lr > 0).all()):
+            raise ValueError(f"lr must be > 0 for every run, got {lr.tolist()}")
+        self._lr = lr
+
+    # ----------------------------------------------------------------- protocol
+    def rollout(self) -> Rollout:
+        """Draw (``sampled``) or enumerate (``exact``) the responses of every run to every prompt.
+
+        In exact mode with reward noise every response appears twice, paid (reward 1, weight
+        ``G pi q``) and unpaid (reward 0, weight ``G pi (1 - q)``; ``eps`` for wrong responses), so
+        GRPO's group std includes the verifier's noise exactly as in the sampled limit. Without
+        noise each response appears once with its 0/1 reward.
+
+        Returns
+        -------
+        Rollout
+            ``tokens [B, T]``, ``rewards [B]``, ``group [B]``, ``old_log_probs``/``ref_log_probs
+            [B, T]`` (reference = the initial policy), ``run [B]``, ``prompts [B]`` (prompt ids),
+            ``weights [B]`` in exact mode, and ``extras["correct"] [B]`` (noise-free verdict, 0/1).
+        """
+        shape = self.task.shape
+        counter = self.rollout_count
+        self.rollout_count += 1
+        rows = self._rows
+        with torch.no_grad():
+            logits = self.policy.logits()  # [R, P, T, K]
+            log_probs = torch.log_softmax(logits, dim=-1)
+            probs = torch.softmax(logits, dim=-1)
+            if rows.tokens is None:
+                tokens, correct, rewards = self._sample(probs, counter)
+            else:
+                tokens, correct, rewards = rows.tokens, rows.correct, rows.rewards
+            index = token_index(rows.run, rows.prompts, tokens, shape)  # [B, T]
+            weights = None if rows.tokens is None else self._exact_weights(probs.reshape(-1)[index])
+            old_log_probs = log_probs.reshape(-1)[index]
+            ref_log_probs = self._prior_log_probs.reshape(-1)[token_index(torch.zeros_like(rows.run), rows.prompts,
+                                                                          tokens, shape)]
+        return Rollout(tokens=tokens, mask=torch.ones(tokens.shape, dtype=self.dtype), rewards=rewards,
+                       group=rows.run * shape[0] + rows.prompts, old_log_probs=old_log_probs,
+                       ref_log_probs=ref_log_probs, run=rows.run, weights=weights, num_runs=self.num_runs,
+                       prompts=rows.prompts, extras={"correct": correct.to(self.dtype)})
+
+    def _sample(self, probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Draw G responses per prompt from ``probs [R, P, T, K]`` and verify them.
+
+        Returns
+        -------
+        tokens : LongTensor [R * P * G, T]
+        correct : BoolTensor [R * P * G]
+            Noise-free verdicts.
+        rewards : FloatTensor [R * P * G]
+            1 with probability ``reward_correct`` (correct) or ``reward_wrong`` (wrong), else 0.
+        """
+        R, (P, T, _), G = self.num_runs, self.task.shape, self.config.group_size
+        u = uniform(self.seeds, counter, STREAM_SAMPLE, P * G * T, self.dtype)  # [R, P*G*T]
+        arms = sample_categorical(probs, u.view(R, P, G, T).transpose(-1, -2))  # [R, P, T, G]
+        tokens = arms.transpose(-1, -2).reshape(R * P * G, T)
+        correct = self.task.is_correct(self._rows.prompts, tokens)
+        noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
+        return tokens, correct, (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
+
+    def _exact_weights(self, token_probs: torch.Tensor) -> torch.Tensor:
+        """``G * pi(response) * P(reward | response)`` ``[B]`` from the tokens' probabilities ``[B, T]``."""
+        weights = token_probs[:, 0] * self._rows.outcome_weight
+        for t in range(1, token_probs.shape[1]):
+            weights = weights * token_probs[:, t]
+        return weights * float(self.config.group_size)
+
+    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats:
+        """Log-probs (and entropy, logits) of ``rollout``'s tokens under the current parameters, with grad.
+
+        Works on any subset of a rollout's rows (``Rollout.select``), in any order.
+
+        Returns
+        -------
+        TokenStats
+            ``log_probs [B, T]``; ``entropy [B, T]``: full-distribution entropy of the row's prompt and
+            position (``None`` unless ``need_entropy``); ``logits [B, T, K]`` when ``config.return_logits``.
+        """
+        if rollout.prompts is None or rollout.num_runs != self.num_runs:
+            raise ValueError(f"score needs a rollout of this backend: Rollout.prompts (prompt ids [B]) and "
+                             f"num_runs={self.num_runs}; got prompts={'missing' if rollout.prompts is None else 'set'}"
+                             f", num_runs={rollout.num_runs}")
+        B, T = rollout.tokens.shape
+        K = self.task.shape[2]
+        logits = self.policy.logits()  # [R, P, T, K]
+        log_probs = torch.log_softmax(logits, dim=-1)
+        positions = position_index(rollout.run_ids(), rollout.prompts, self.task.shape).reshape(-1)  # [B*T]
+        token_log_probs = log_probs.reshape(-1).index_select(0, positions * K + rollout.tokens.reshape(-1))
+        entropy = None
+        if need_entropy:
+            entropy = _entropy(logits, log_probs).reshape(-1).index_select(0, positions).view(B, T)
+        row_logits = None
+        if self.config.return_logits:
+            row_logits = logits.reshape(-1, K).index_select(0, positions).view(B, T, K)
+        return TokenStats(log_probs=token_log_probs.view(B, T), entropy=entropy, logits=row_logits)
+
+    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.
+
+        Returns
+        -------
+        dict[str, FloatTensor [R]]
+            ``grad/norm``: each run's gradient L2 norm before clipping.
+        """
+        if tuple(loss.shape) != (self.num_runs,):
+            raise ValueError(f"apply needs one loss per run, shape [{self.num_runs}], got {list(loss.shape)}")
+        params = list(self.policy.params.values())
+        if loss.requires_grad:
+            loss.sum().backward()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        grads, norm = clip_per_run(grads, self.config.max_grad_norm)
+        self.optimizer.step(params, grads, self.lr)
+        for param in params:
+            param.grad = None
+        self.step_count += 1
+        return {"grad/norm": norm.detach()}
+
+    def evaluate(self) -> dict[str, torch.Tensor]:
+        """Exact per-run metrics ``[R]`` of the current policy (no sampling).
+
+        Returns
+        -------
+        dict[str, FloatTensor [R]]
+            ``eval/pass@1``: mean over prompts of the expected reward (the probability of a correct
+            response, with reward noise applied); ``eval/pass@k`` for each ``config.eval_k``:
+            ``mean_p 1 - (1 - p)^k`` of that probability; ``eval/entropy``: mean token entropy
+            (nats); ``eval/correct_mass``: noise-free probability of a correct response;
+            ``eval/correct_entropy``: entropy of the policy restricted to the correct arms
+            (renormalised; nats), the diversity that pass@k at large k draws on.
+        """
+        correct = self.task.correct.to(self.dtype)
+        with torch.no_grad():
+            logits = self.policy.logits()
+            log_probs = torch.log_softmax(logits, dim=-1)
+            probs = torch.softmax(logits, dim=-1)
+            mass = (probs * correct).sum(-1)  # [R, P, T]
+            correct_probability = mass.prod(-1)  # [R, P]
+            success = self.task.expected_reward(correct_probability).clamp(0.0, 1.0)  # [R, P]
+            some = mass > 0  # a collapsed float32 policy can put exactly 0 on every correct arm
+            safe_mass = torch.where(some, mass, torch.ones_like(mass))
+            conditional = probs * correct / safe_mass.unsqueeze(-1)
+            correct_entropy = torch.where(some, safe_mass.log() - (conditional * log_probs).sum(-1),
+                                          torch.zeros_like(mass))  # [R, P, T]
+            metrics = {"eval/pass@1": success.mean(-1)}
+            for k in self.config.eval_k:
+                if k != 1:
+                    metrics[f"eval/pass@{k}"] = pass_at_k_from_probability(success, k).mean(-1)
+            metrics["eval/entropy"] = _entropy(logits, log_probs).mean(-1).mean(-1)
+            metrics["eval/correct_mass"] = correct_probability.mean(-1)
+            metrics["eval/correct_entropy"] = correct_entropy.mean(-1).mean(-1)
+        return metrics
+
+    # ------------------------------------------------------------------ resume
+    def state_dict(self) -> dict[str, Any]:
+        """Parameters, optimiser moments, learning rates, seeds and the RNG / step counters."""
+        return {
+            "params": {name: p.detach().clone() for name, p in self.policy.params.items()},
+            "optimizer": self.optimizer.state_dict(), "lr": self.lr.clone(), "seeds": self.seeds.clone(),
+            "rollout_count": self.rollout_count, "step_count": self.step_count,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the backend then continues bit-identically."""
+        for name, param in self.policy.params.items():
+            saved = state["params"][name]
+            if saved.shape != param.shape:
+                raise ValueError(f"state_dict parameter {name!r} has shape {list(saved.shape)}, this backend "
+                                 f"{list(param.shape)} (different config or num_runs)")
+            with torch.no_grad():
+                param.copy_(saved)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr = state["lr"].clone()
+        self.seeds = state["seeds"].clone()
+        self.rollout_count = int(state["rollout_count"])
+        self.step_count = int(state["step_count"])
+

@@ -1,0 +1,113 @@
+"""A counter-based (stateless) random number generator in vectorised int64 torch ops.
+
+Every uniform is a pure function of ``(run seed, counter, stream, index)``:
+
+    key_r  = fold(fold(mix(seed_r + GAMMA), counter), stream)
+    bits_i = mix(key_r + (i + 1) * GAMMA)                 # the SplitMix64 sequence seeded with key_r
+    u_i    = top 24 (float32) or 53 (float64) bits of bits_i, times 2^-24 or 2^-53
+
+with ``mix`` the SplitMix64 finaliser (Steele, Lea & Flood 2014) and ``fold(k, v) = mix(k ^ mix(v + GAMMA))``.
+Draws of different runs never interact, so a run sees the same numbers alone or among thousands
+of others, sampling is vectorised over runs, and resuming needs only the counter. Arithmetic is
+modulo 2^64 (int64 multiplication wraps); ``>>`` on int64 is arithmetic, so logical shifts mask
+the sign-extended bits.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_U64 = 1 << 64
+GAMMA = 0x9E3779B97F4A7C15
+"""SplitMix64's increment (the golden ratio times 2^64)."""
+MIX_1 = 0xBF58476D1CE4E5B9
+MIX_2 = 0x94D049BB133111EB
+
+
+def _signed(constant: int) -> int:
+    """An unsigned 64-bit constant as the int64 with the same bits."""
+    return constant - _U64 if constant >= 1 << 63 else constant
+
+
+def _shr(x: torch.Tensor, shift: int) -> torch.Tensor:
+    """Logical right shift of int64 bit patterns."""
+    return (x >> shift) & ((1 << (64 - shift)) - 1)
+
+
+def mix(x: torch.Tensor) -> torch.Tensor:
+    """SplitMix64 finaliser of int64 bit patterns (a bijection of 64-bit words), elementwise."""
+    x = (x ^ _shr(x, 30)) * _signed(MIX_1)
+    x = (x ^ _shr(x, 27)) * _signed(MIX_2)
+    return x ^ _shr(x, 31)
+
+
+def stream_keys(seeds: torch.Tensor, counter: int, stream: int) -> torch.Tensor:
+    """Per-run keys of one draw.
+
+    Parameters
+    ----------
+    seeds : LongTensor [R]
+        Run seeds (any int64 values).
+    counter : int
+        Draw counter (e.g. the rollout number), ``>= 0``.
+    stream : int
+        Purpose of the draw (sampling, reward noise, ...), so that two purposes never share numbers.
+
+    Returns
+    -------
+    LongTensor [R]
+    """
+    keys = mix(seeds.to(torch.long) + _signed(GAMMA))
+    for value in (counter, stream):
+        keys = mix(keys ^ mix(torch.full_like(keys, value) + _signed(GAMMA)))
+    return keys
+
+
+def random_bits(keys: torch.Tensor, n: int) -> torch.Tensor:
+    """The first ``n`` outputs of SplitMix64 seeded with each key: LongTensor ``[R, n]``."""
+    steps = torch.arange(1, n + 1, dtype=torch.long, device=keys.device) * _signed(GAMMA)  # [n]
+    return mix(keys.unsqueeze(-1) + steps)
+
+
+def uniform(seeds: torch.Tensor, counter: int, stream: int, n: int,
+            dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``n`` uniforms in ``[0, 1)`` per run, a pure function of ``(seed, counter, stream, index)``.
+
+    Parameters
+    ----------
+    seeds : LongTensor [R]
+        Run seeds.
+    counter, stream : int
+        See :func:`stream_keys`.
+    n : int
+        Draws per run.
+    dtype : torch.dtype
+        ``float32`` (24 random bits, exact multiples of 2^-24) or ``float64`` (53 bits).
+
+    Returns
+    -------
+    FloatTensor [R, n]
+    """
+    bits = random_bits(stream_keys(seeds, counter, stream), n)
+    mantissa = 24 if dtype == torch.float32 else 53
+    return _shr(bits, 64 - mantissa).to(dtype) * (2.0 ** -mantissa)
+
+
+def sample_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF draws: arm ``a`` with ``cdf[a-1] <= u * cdf[K-1] < cdf[a]``.
+
+    Parameters
+    ----------
+    probs : FloatTensor [..., K]
+        Probabilities (rows need not sum to exactly 1: ``u`` is scaled by each row's total).
+    u : FloatTensor [..., G]
+        Uniforms in ``[0, 1)``, ``G`` draws per row.
+
+    Returns
+    -------
+    LongTensor [..., G]
+        Arm indices; clamped to ``K - 1`` where rounding puts ``u * total`` at the total.
+    """
+    cdf = probs.cumsum(-1)  # [..., K]
+    arms = torch.searchsorted(cdf, (u * cdf[..., -1:]).contiguous(), right=True)
+    return arms.clamp_(max=probs.shape[-1] - 1)

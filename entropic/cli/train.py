@@ -1,0 +1,50 @@
+"""``entropic-train``: train any backend with any objective and controller from the Hydra config tree.
+
+Examples::
+
+    entropic-train backend=bandit objective=dapo trainer.steps=500
+    entropic-train -m objective=grpo,dapo,clip_cov,kl_cov seed=0,1,2
+    entropic-train resume=outputs/2026-01-01/12-00-00      # continue a killed run
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from entropic.experiment import build_trainer
+from entropic.loop import Diverged
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig, output_dir: str | Path) -> dict:
+    """Build and run one training job in ``output_dir``; resume when ``cfg.resume`` names a run."""
+    if cfg.get("resume"):
+        output_dir = Path(cfg.resume)
+        saved = output_dir / "config.yaml"
+        if not saved.exists():
+            raise ValueError(f"resume={cfg.resume!r}: no config.yaml there (not an entropic-train output dir)")
+        cfg = OmegaConf.load(saved)
+        cfg.resume = None
+    trainer = build_trainer(cfg, output_dir)
+    trainer.resume()
+    return trainer.fit(progress=sys.stderr.isatty())
+
+
+@hydra.main(version_base="1.3", config_path="pkg://configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns the final mean reward (for Hydra sweepers)."""
+    try:
+        summary = train(cfg, HydraConfig.get().runtime.output_dir)
+    except (ValueError, Diverged) as error:
+        log.error("%s", error)
+        raise SystemExit(1) from error
+    log.info("summary: %s", json.dumps(summary["final"], sort_keys=True))
+    return summary["final"].get("reward/mean")

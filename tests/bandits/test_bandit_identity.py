@@ -1,0 +1,55 @@
+"""A run's trajectory is the same to the bit alone or among many runs (vectorisation never leaks)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from bandit_steps import train
+
+from bandits import BanditConfig, SoftmaxBanditBackend
+from entropic.control import Control
+from entropic.objectives import Objective, ObjectiveConfig
+
+CASES = {
+    "sgd": dict(),
+    "adam-clip": dict(optimizer="adam", lr=0.05, max_grad_norm=0.5),
+    "exact": dict(mode="exact"),
+    "features": dict(parameterization="features", rank=16),
+    "low_rank": dict(parameterization="low_rank"),
+    "tokens": dict(seq_len=3, num_arms=8, num_correct=4, init_entropy=1.5),
+}
+
+
+def _alone_and_batched(config: BanditConfig, num_runs: int, position: int, steps: int, objective: Objective,
+                       control: Control) -> None:
+    seeds = torch.arange(num_runs) * 31 + 5
+    lr = config.lr * torch.linspace(0.5, 2.0, num_runs, dtype=config.torch_dtype)
+    batched = SoftmaxBanditBackend(config, num_runs=num_runs, seeds=seeds, lr=lr)
+    alone = SoftmaxBanditBackend(config, num_runs=1, seeds=seeds[position:position + 1],
+                                 lr=float(lr[position]))
+    batched_losses = train(batched, steps, objective, control)
+    alone_losses = train(alone, steps, objective, control)
+    assert torch.equal(alone_losses[:, 0], batched_losses[:, position])
+    for name, param in alone.policy.params.items():
+        assert torch.equal(param[0], batched.policy.params[name][position]), name
+    for name, value in alone.evaluate().items():
+        assert torch.equal(value[0], batched.evaluate()[name][position]), name
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_run_alone_equals_run_among_64(case: str) -> None:
+    objective = Objective(ObjectiveConfig(policy_loss="vanilla"))
+    _alone_and_batched(BanditConfig(**CASES[case]), num_runs=64, position=37, steps=20, objective=objective,
+                       control=Control())
+
+
+def test_run_alone_equals_run_among_64_with_entropy_and_kl_terms() -> None:
+    objective = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["entropy", "kl"], modifiers=["top_entropy"]))
+    control = Control(entropy_coeff=0.01, kl_loss_coef=0.01, top_entropy_quantile=0.5)
+    _alone_and_batched(BanditConfig(seq_len=2, num_arms=8, num_correct=4, init_entropy=1.5), num_runs=64,
+                       position=5, steps=10, objective=objective, control=control)
+
+
+def test_run_alone_equals_run_among_1000() -> None:
+    _alone_and_batched(BanditConfig(), num_runs=1000, position=613, steps=10,
+                       objective=Objective(ObjectiveConfig(policy_loss="vanilla")), control=Control())
