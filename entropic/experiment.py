@@ -9,6 +9,7 @@ with the field's name and its allowed values.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,18 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from entropic.advantages import AdvantageConfig
-from entropic.control import control_from_mapping
+from entropic.control import Control, control_from_mapping
 from entropic.controllers import build_controller, controller_config_from_dict
 from entropic.loop import Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
+
+ControlConfig = dataclasses.make_dataclass(
+    "ControlConfig", [(f.name, Any, None) for f in dataclasses.fields(Control)])
+ControlConfig.__doc__ = """Config schema of the base :class:`~entropic.control.Control`: one optional entry per field.
+
+``None`` keeps Control's default; a number sets the knob for every run; a list gives one value per
+run. Made from Control's own fields, so the schema cannot drift from it.
+"""
 
 
 @dataclass
@@ -32,14 +41,17 @@ class RunConfig:
     Attributes
     ----------
     seed : int
-        Seed of run 0; run r uses ``seed + r``.
+        Seed of run 0; run r uses ``seed + r`` unless ``run_seeds`` is given.
+    run_seeds : list[int], optional
+        Explicit seed of each run (length ``num_runs``); equal seeds give common random numbers,
+        e.g. to compare knob values per run on the same samples.
     num_runs : int
         R, independent runs simulated together (seeds, or trials of a study).
     backend : Any
         Backend factory config with ``_target_`` (validated by the backend's own dataclass).
     objective, advantage, trainer :
         See :class:`ObjectiveConfig`, :class:`AdvantageConfig`, :class:`TrainerConfig`.
-    control : dict
+    control : ControlConfig
         Base :class:`~entropic.control.Control` values (a number, or a list with one per run).
     controller : Any, optional
         Controller config (``law``, ``actuator``, ``sensor``); ``None`` keeps ``control`` fixed.
@@ -49,10 +61,11 @@ class RunConfig:
 
     seed: int = 0
     num_runs: int = 1
+    run_seeds: list[int] | None = None
     backend: Any = MISSING
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     advantage: AdvantageConfig = field(default_factory=AdvantageConfig)
-    control: dict[str, Any] = field(default_factory=dict)
+    control: ControlConfig = field(default_factory=ControlConfig)
     controller: Any = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     resume: str | None = None
@@ -62,14 +75,24 @@ class RunConfig:
             raise ValueError(f"num_runs must be >= 1, got {self.num_runs}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.run_seeds is not None and len(self.run_seeds) != self.num_runs:
+            raise ValueError(f"run_seeds must hold num_runs={self.num_runs} seeds, got {len(self.run_seeds)}")
 
 
 ConfigStore.instance().store(name="run_schema", node=RunConfig)
 
 
-def run_seeds(seed: int, num_runs: int) -> list[int]:
-    """Seeds of the R runs: run r alone with ``seed + r`` reproduces run r of the batch."""
-    return [seed + r for r in range(num_runs)]
+def run_seeds(run: RunConfig) -> list[int]:
+    """Seeds of the R runs: ``run_seeds`` if given, else ``seed + r``; a run alone with its seed
+    reproduces the same run inside the batch."""
+    if run.run_seeds is not None:
+        return list(run.run_seeds)
+    return [run.seed + r for r in range(run.num_runs)]
+
+
+def load_run_config(path: str | Path) -> DictConfig:
+    """A ``config.yaml`` written by :func:`build_trainer`, typed by the :class:`RunConfig` schema again."""
+    return OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(path))
 
 
 def validate(cfg: DictConfig) -> RunConfig:
@@ -83,11 +106,13 @@ def validate(cfg: DictConfig) -> RunConfig:
 def build_trainer(cfg: DictConfig, output_dir: str | Path) -> Trainer:
     """Validate ``cfg`` completely, then build the backend, objective, controller and trainer."""
     run = validate(cfg)
-    control = control_from_mapping(run.control)
+    control = control_from_mapping({k: v for k, v in dataclasses.asdict(run.control).items() if v is not None})
+    if control.num_runs not in (None, run.num_runs):
+        raise ValueError(f"control: a per-run list must hold num_runs={run.num_runs} values, got {control.num_runs}")
     objective = Objective(run.objective)
     controller_config = None if cfg.controller is None else controller_config_from_dict(
         OmegaConf.to_container(cfg.controller, resolve=True))
-    seeds = run_seeds(run.seed, run.num_runs)
+    seeds = run_seeds(run)
     backend = instantiate(cfg.backend, num_runs=run.num_runs, seeds=seeds)
     controller = None if controller_config is None else build_controller(controller_config, run.num_runs, control)
     Path(output_dir).mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import math
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,12 @@ from typing import Any
 import torch
 
 from entropic.advantages import AdvantageConfig, compute_advantages
-from entropic.checkpoint import load_latest_checkpoint, save_checkpoint
+from entropic.checkpoint import list_checkpoints, load_latest_checkpoint, save_checkpoint
 from entropic.control import Control
 from entropic.metrics import logp_advantage_covariance
 from entropic.objectives import Objective, PolicyBatch
 from entropic.observe import observe
-from entropic.protocol import Backend, Controller, Rollout
+from entropic.protocol import Backend, Controller, Observation, Rollout
 from entropic.run_log import RunLog
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class TrainerConfig:
         Prompts (groups) per mini-batch and run (verl ``ppo_mini_batch_size``); ``None`` = the
         whole batch, i.e. one optimizer step per epoch.
     eval_every : int
-        Evaluate every this many steps (0 = never); the last step is always evaluated.
+        Evaluate every this many steps (0 = only the last step, which is always evaluated).
     checkpoint_every : int
         Checkpoint every this many steps (0 = never).
     histogram_every : int
@@ -109,15 +109,20 @@ class Trainer:
         Where ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/`` and ``summary.json`` go.
     run_seeds : list[int]
         One seed per run, for the objective's own randomness (Clip-Cov's token choice).
+    observe : callable, optional
+        ``(step, rollout, stats, advantages) -> Observation``: the sensor readings of a step
+        (default :func:`entropic.observe.observe`, every sensor). A tuning study passes a cheaper
+        one computing only the sensors its controller reads.
     """
 
     def __init__(self, backend: Backend, objective: Objective, advantage: AdvantageConfig, control: Control,
                  controller: Controller | None, config: TrainerConfig, output_dir: str | Path,
-                 run_seeds: list[int]) -> None:
+                 run_seeds: list[int], *, observe: Callable[..., Observation] = observe) -> None:
         if len(run_seeds) != backend.num_runs:
             raise ValueError(f"run_seeds has {len(run_seeds)} seeds for {backend.num_runs} runs")
         self.backend, self.objective, self.advantage = backend, objective, advantage
         self.control, self.controller, self.config = control, controller, config
+        self.observe = observe
         self.output_dir = Path(output_dir)
         self.num_runs = backend.num_runs
         self.generators = [torch.Generator().manual_seed(seed * 1_000_003 + 17) for seed in run_seeds]
@@ -181,7 +186,7 @@ class Trainer:
             for index in self._mini_batches(rollout):
                 mini_batch, mini_adv = rollout.select(index), advantages[index]
                 stats = self.backend.score(mini_batch, need_entropy=True)
-                observation = observe(self.optimizer_step, mini_batch, stats, mini_adv)
+                observation = self.observe(self.optimizer_step, mini_batch, stats, mini_adv)
                 metrics: dict[str, torch.Tensor] = {}
                 if self.controller is not None:
                     self.control = self.controller.update(observation, self.control)
@@ -219,8 +224,9 @@ class Trainer:
             log.warning("runs %s: non-finite %s at step %d; they stop updating", newly.nonzero().flatten().tolist(),
                         quantity, self.step)
             if bool((self.diverged_at >= 0).all()):
-                raise Diverged(f"non-finite {quantity} at step {self.step} in every run; the last good "
-                               f"checkpoint in {self.output_dir / 'checkpoints'} is intact")
+                saved = list_checkpoints(self.output_dir / "checkpoints")
+                where = f"the last good checkpoint {saved[-1]} is intact" if saved else "no checkpoint was written"
+                raise Diverged(f"non-finite {quantity} at step {self.step} in every run; {where}")
         return torch.where(self.diverged_at < 0, loss, torch.zeros_like(loss))
 
     # ------------------------------------------------------------- the run
@@ -234,7 +240,7 @@ class Trainer:
             while self.step < self.config.steps:
                 metrics = self.train_step()
                 last = self.step == self.config.steps - 1
-                if self.config.eval_every and (self.step % self.config.eval_every == 0 or last):
+                if last or (self.config.eval_every and self.step % self.config.eval_every == 0):
                     metrics.update(self.backend.evaluate())
                 histogram = None
                 if self.config.histogram_every and self.step % self.config.histogram_every == 0 \
@@ -264,10 +270,11 @@ class Trainer:
 
     def summary(self, metrics: dict[str, torch.Tensor], seconds: float, steps: int) -> dict[str, Any]:
         """Final metrics (mean over runs and per run), best values, wall time and throughput."""
-        final = {name: float(value.double().nanmean()) for name, value in metrics.items()}
+        final = {name: _finite_or_none(float(value.double().nanmean())) for name, value in metrics.items()}
         return {
             "steps": self.step, "num_runs": self.num_runs, "final": final, "best": self.best,
-            "final_per_run": {name: value.double().tolist() for name, value in metrics.items()},
+            "final_per_run": {name: [_finite_or_none(v) for v in value.double().tolist()]
+                              for name, value in metrics.items()},
             "diverged_at_step": self.diverged_at.tolist(), "wall_time_s": seconds,
             "steps_per_s": steps / seconds if seconds > 0 else None,
             "run_steps_per_s": steps * self.num_runs / seconds if seconds > 0 else None,
@@ -307,6 +314,11 @@ class Trainer:
         self.run_log.truncate_after(self.step - 1)
         log.info("resumed from step %d", self.step)
         return True
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no infinity or NaN: such values are written as null."""
+    return value if math.isfinite(value) else None
 
 
 def _differs(value: float | torch.Tensor, default: float | torch.Tensor) -> bool:

@@ -22,6 +22,13 @@ def _jsonable(value: torch.Tensor) -> float | list[float] | None:
     return values[0] if len(values) == 1 else values
 
 
+def _step_of(line: str, default: int) -> int:
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError):
+        return default
+
+
 class RunLog:
     """Append-only metric log of one (possibly vectorised) training run.
 
@@ -53,10 +60,11 @@ class RunLog:
                 self._writers += [SummaryWriter(str(root / f"run{r}")) for r in range(num_runs)]
 
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after ``step`` (used on resume, so a resumed log equals an unbroken one)."""
+        """Drop lines logged after ``step`` and a line torn by a kill (on resume, so that the resumed log
+        equals an unbroken one)."""
         if not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        kept = [line for line in self.path.read_text().splitlines() if _step_of(line, default=step + 1) <= step]
         self.path.write_text("".join(line + "\n" for line in kept))
 
     def log(self, step: int, metrics: Metrics, histograms: dict[str, torch.Tensor] | None = None) -> None:

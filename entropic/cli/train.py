@@ -16,12 +16,15 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig
 
-from entropic.experiment import build_trainer
+from entropic.experiment import build_trainer, load_run_config
 from entropic.loop import Diverged
 
 log = logging.getLogger(__name__)
+
+HEADLINE = ("reward/mean", "eval/pass@1", "entropy/mean", "eval/entropy")
 
 
 def train(cfg: DictConfig, output_dir: str | Path) -> dict:
@@ -31,7 +34,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict:
         saved = output_dir / "config.yaml"
         if not saved.exists():
             raise ValueError(f"resume={cfg.resume!r}: no config.yaml there (not an entropic-train output dir)")
-        cfg = OmegaConf.load(saved)
+        cfg = load_run_config(saved)
         cfg.resume = None
     trainer = build_trainer(cfg, output_dir)
     trainer.resume()
@@ -43,8 +46,14 @@ def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the final mean reward (for Hydra sweepers)."""
     try:
         summary = train(cfg, HydraConfig.get().runtime.output_dir)
-    except (ValueError, Diverged) as error:
-        log.error("%s", error)
+    except (ValueError, Diverged, InstantiationException) as error:
+        cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+        log.error("%s", cause)
         raise SystemExit(1) from error
-    log.info("summary: %s", json.dumps(summary["final"], sort_keys=True))
+    headline = {name: summary["final"].get(name) for name in HEADLINE if name in summary["final"]}
+    log.info("final: %s (summary.json has everything)", json.dumps(headline))
     return summary["final"].get("reward/mean")
+
+
+if __name__ == "__main__":
+    main()

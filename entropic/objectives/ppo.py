@@ -28,7 +28,12 @@ def clipped_surrogate(advantages: torch.Tensor, ratio: torch.Tensor, clip_low: f
                       clip_high: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(max(L1, L2), L2 > L1)``: the pessimistic PPO loss ``[B, T]`` and where it clipped."""
     unclipped = -advantages * ratio
-    clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
+    if isinstance(clip_low, torch.Tensor) or isinstance(clip_high, torch.Tensor):  # per-run [B, 1] bounds
+        low = torch.as_tensor(1.0 - clip_low, dtype=ratio.dtype)
+        high = torch.as_tensor(1.0 + clip_high, dtype=ratio.dtype)
+        clipped = -advantages * torch.clamp(ratio, low, high)
+    else:
+        clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
     return torch.maximum(unclipped, clipped), clipped > unclipped
 
 

@@ -224,3 +224,17 @@ def test_metrics_are_per_run_and_detached() -> None:
         assert value.shape == (3,), key
         assert not value.requires_grad, key
     torch.testing.assert_close(metrics["actor/loss"], loss.detach())
+
+
+@pytest.mark.parametrize("knob", [name for name, value in PER_RUN.to_dict().items() if isinstance(value, torch.Tensor)])
+def test_one_per_run_knob_among_float_knobs(knob: str) -> None:
+    """A single per-run tensor mixed with float knobs: run r gets exactly what the float value gives it."""
+    objective = Objective(ObjectiveConfig(modifiers=ALL_MODIFIERS, terms=ALL_TERMS))
+    per_run_value = getattr(PER_RUN, knob)
+    others = {"clip_cov_lb": -10.0} if knob == "clip_cov_ub" else {}  # keep lb < ub for every run
+    batch = batch_from_runs(_runs(), T_MAX, generators=_generators([100, 101, 102]))
+    loss, _ = objective(batch, Control(**{knob: per_run_value}, **others))
+    for r in range(3):
+        batch = batch_from_runs(_runs(), T_MAX, generators=_generators([100, 101, 102]))
+        loss_float, _ = objective(batch, Control(**{knob: float(per_run_value[r])}, **others))
+        torch.testing.assert_close(loss[r], loss_float[r], rtol=0, atol=1e-12)

@@ -1,0 +1,82 @@
+"""The shared loop: mini-batching, per-run identity through the whole step, divergence, multirun."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from entropic.experiment import build_trainer
+from entropic.loop import Diverged
+
+
+def _metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_mini_batches_hold_the_same_groups_of_every_run(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("num_runs=3", "trainer.ppo_mini_batch_size=3"), tmp_path)
+    rollout = trainer.backend.rollout()  # 8 prompts x 4 responses per run
+    batches = list(trainer._mini_batches(rollout))
+    assert len(batches) == 3  # ceil(8 / 3)
+    assert torch.equal(torch.sort(torch.cat(batches)).values, torch.arange(rollout.batch_size))
+    for index, rows in enumerate(batches):
+        groups_per_run = [torch.unique(rollout.group[rows][rollout.run[rows] == r]) for r in range(3)]
+        assert all(g.numel() == min(3, 8 - 3 * index) for g in groups_per_run)
+        local = [g - r * 8 for r, g in enumerate(groups_per_run)]  # bandit group ids are run * P + prompt
+        assert all(torch.equal(local[0], other) for other in local)
+
+
+def test_optimizer_steps_count_epochs_and_mini_batches(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("trainer.steps=2", "trainer.ppo_epochs=3", "trainer.ppo_mini_batch_size=4"),
+                            tmp_path)
+    trainer.fit(progress=False)
+    assert trainer.optimizer_step == 2 * 3 * 2
+
+
+def test_run_among_others_equals_run_alone_through_controller_and_loop(make_config, tmp_path: Path) -> None:
+    common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=25",
+              "trainer.ppo_mini_batch_size=4", "trainer.ppo_epochs=2"]
+    batched = build_trainer(make_config(*common, "num_runs=3", "run_seeds=[5,6,7]",
+                                        "controller.law.kp=[0.1,0.3,0.9]"), tmp_path / "batched")
+    batched.fit(progress=False)
+    alone = build_trainer(make_config(*common, "seed=6", "controller.law.kp=0.3"), tmp_path / "alone")
+    alone.fit(progress=False)
+    rows_batched, rows_alone = _metrics(tmp_path / "batched"), _metrics(tmp_path / "alone")
+    for row_b, row_a in zip(rows_batched, rows_alone, strict=True):
+        assert set(row_b) == set(row_a)
+        for name, value in row_a.items():
+            if name != "step":
+                assert row_b[name][1] == value, (row_a["step"], name)
+
+
+def test_all_runs_diverging_stops_with_step_and_quantity(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("objective=entropy_bonus", "control.entropy_coeff=1e30", "backend.lr=1e38",
+                                        "trainer.steps=10"), tmp_path)
+    with pytest.raises(Diverged, match=r"non-finite entropy at step 1 in every run; no checkpoint was written"):
+        trainer.fit(progress=False)
+
+
+def test_one_diverging_run_does_not_stop_the_others(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("objective=entropy_bonus", "num_runs=2", "control.entropy_coeff=[0.0,1e30]",
+                                        "backend.lr=[32.0,1e38]", "trainer.steps=5"), tmp_path)
+    summary = trainer.fit(progress=False)
+    assert summary["diverged_at_step"] == [-1, 1]
+    assert summary["final_per_run"]["eval/pass@1"][0] > 0
+
+
+def test_multirun_sweeps_objectives_and_seeds(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "entropic.cli.train", "-m", "objective=grpo,w_reinforce", "seed=0,1",
+         "trainer.steps=2", "trainer.tensorboard=false", "backend.num_prompts=4", f"hydra.sweep.dir={tmp_path}"],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summaries = sorted(tmp_path.glob("*/summary.json"))
+    assert len(summaries) == 4
+    objectives = sorted((path.parent / "config.yaml").read_text().split("policy_loss: ")[1].split()[0]
+                        for path in summaries)
+    assert objectives == ["reinforce", "reinforce", "vanilla", "vanilla"]

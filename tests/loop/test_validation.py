@@ -1,0 +1,59 @@
+"""Bad configs fail before any work, naming the field and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, InstantiationException
+
+from entropic.experiment import build_trainer
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("control.top_entropy_quantile=1.5", "top_entropy_quantile"),
+    ("control.clip_ratio_low=-0.1", "clip_ratio_low"),
+    ("objective.policy_loss=ppo2", "objective.policy_loss='ppo2' is not a known policy loss; allowed values"),
+    ("objective.loss_agg_mode=mean", "loss_agg_mode='mean' is not supported; allowed values"),
+    ("objective.kl_loss_type=k9", "objective.kl_loss_type"),
+    ("objective.modifiers=[top_ent]", "objective.modifiers"),
+    ("advantage.adv_estimator=ppo", "advantage.adv_estimator"),
+    ("trainer.steps=0", "trainer.steps"),
+    ("trainer.ppo_mini_batch_size=0", "trainer.ppo_mini_batch_size"),
+    ("num_runs=0", "num_runs"),
+    ("run_seeds=[1,2]", "run_seeds"),
+    ("control.clip_ratio_high=[0.2,0.3]", "runs"),
+])
+def test_bad_value_raises_value_error_naming_the_field(override: str, message: str, make_config,
+                                                       tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        build_trainer(make_config(override), tmp_path)
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_bad_backend_value_names_the_backend_field(make_config, tmp_path: Path) -> None:
+    with pytest.raises(InstantiationException) as info:
+        build_trainer(make_config("backend.num_correct=40"), tmp_path)
+    assert "num_correct" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("override", ["objective.unknown=1", "control.unknown=1", "trainer.unknown=1"])
+def test_unknown_key_is_refused_at_composition(override: str, make_config) -> None:
+    with pytest.raises(ConfigCompositionException, match=override.split("=")[0].split(".")[1]):
+        make_config(override)
+
+
+def test_controller_on_a_knob_the_objective_does_not_read(make_config, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"drives \['entropy_coeff'\] but no part of the objective reads it"):
+        build_trainer(make_config("objective=grpo", "controller=pi_entropy_coeff"), tmp_path)
+
+
+def test_ratio_knobs_warn_with_one_update_per_batch(make_config, tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"\['clip_ratio_high'\] only act when the importance ratio leaves 1"):
+        build_trainer(make_config("objective=dapo"), tmp_path)
+
+
+def test_ratio_knobs_do_not_warn_with_several_updates(make_config, tmp_path: Path, recwarn) -> None:
+    build_trainer(make_config("objective=dapo", "trainer.ppo_epochs=2"), tmp_path / "epochs")
+    build_trainer(make_config("objective=dapo", "trainer.ppo_mini_batch_size=2"), tmp_path / "minibatch")
+    assert not [w for w in recwarn if "importance ratio" in str(w.message)]
