@@ -93,3 +93,16 @@ class RunLog:
         for writer in self._writers:
             writer.close()
         self._writers = []
+
+
+def read_metric(directory: str | Path, name: str) -> torch.Tensor:
+    """The trajectory of one metric from ``directory/metrics.jsonl`` as ``[S, R]`` (steps where it was logged).
+
+    Missing values (null: non-finite when written) read back as NaN.
+    """
+    rows = [json.loads(line) for line in (Path(directory) / "metrics.jsonl").read_text().splitlines()]
+    values = [row[name] for row in rows if name in row]
+    if not values:
+        raise ValueError(f"metric {name!r} was never logged in {directory}")
+    as_lists = [v if isinstance(v, list) else [v] for v in values]
+    return torch.tensor([[math.nan if x is None else x for x in v] for v in as_lists], dtype=torch.float64)
