@@ -28,6 +28,9 @@ def test_pi_on_entropy_coeff_holds_the_target_where_grpo_collapses(make_config, 
 
 
 @pytest.mark.slow
-def test_skywork_keeps_entropy_above_its_lower_band(make_config, tmp_path: Path) -> None:
+def test_skywork_keeps_entropy_above_its_lower_band_once_the_coefficient_has_ramped(make_config,
+                                                                                   tmp_path: Path) -> None:
     entropy = _entropy("skywork_bandit", make_config, tmp_path)
-    assert int((min_after_crossing(entropy, TARGET) >= 0.9 * TARGET).sum()) >= 4
+    assert int((entropy[200:].amin(0) >= 0.9 * TARGET).sum()) >= 4
+    # the coefficient starts at 0 and ramps by delta a step: right after the first crossing it undershoots
+    assert bool((min_after_crossing(entropy, TARGET) < 0.9 * TARGET).all())
