@@ -131,6 +131,7 @@ class Trainer:
         self.diverged_at = torch.full((self.num_runs,), -1, dtype=torch.long)
         self.best: dict[str, float] = {}
         self._pending_histogram: torch.Tensor | None = None
+        self._last_entropy: torch.Tensor | None = None
         self._check_knobs()
         self.run_log = RunLog(self.output_dir, self.num_runs, tensorboard=config.tensorboard)
 
@@ -175,7 +176,8 @@ class Trainer:
 
         Loss and controller metrics are averaged over the step's updates; sensor readings, the
         log-prob/advantage covariance and the entropy histogram come from the first (on-policy)
-        update.
+        update. ``entropy/delta`` is the change of ``entropy/mean`` over the previous step's updates,
+        the quantity the covariance law predicts (``entropy/cov_logp_adv`` > 0 predicts a fall).
         """
         rollout = self.backend.rollout()
         advantages = compute_advantages(rollout, self.advantage)
@@ -207,6 +209,10 @@ class Trainer:
                 self.optimizer_step += 1
         step_metrics = {name: (total / updates).float() for name, total in totals.items()}
         step_metrics.update(on_policy)
+        if "entropy/mean" in on_policy:
+            if self._last_entropy is not None:  # realised change over the previous step's updates
+                step_metrics["entropy/delta"] = on_policy["entropy/mean"] - self._last_entropy
+            self._last_entropy = on_policy["entropy/mean"].clone()
         for name, value in self.control.to_dict().items():
             step_metrics[f"control/{name}"] = value.detach().float() if isinstance(value, torch.Tensor) \
                 else torch.full((self.num_runs,), float(value))
@@ -286,7 +292,7 @@ class Trainer:
             "step": self.step, "optimizer_step": self.optimizer_step, "control": self.control.to_dict(),
             "controller": self.controller.state_dict() if self.controller is not None else None,
             "backend": self.backend.state_dict(), "generators": [g.get_state() for g in self.generators],
-            "diverged_at": self.diverged_at.clone(), "best": dict(self.best),
+            "diverged_at": self.diverged_at.clone(), "best": dict(self.best), "last_entropy": self._last_entropy,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -299,6 +305,7 @@ class Trainer:
             generator.set_state(generator_state)
         self.diverged_at = state["diverged_at"].clone()
         self.best = dict(state["best"])
+        self._last_entropy = state["last_entropy"]
 
     def save(self) -> Path:
         """Checkpoint the whole run (atomic write) under ``output_dir/checkpoints``."""
