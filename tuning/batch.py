@@ -1,0 +1,352 @@
+"""Run a batch of trials x seeds as one vectorised simulation of R = trials x seeds runs.
+
+A study's trials differ only in their :class:`Method` (objective, advantage, base knobs,
+controller, learning rate); the backend, the loop lengths and the seeds are the study's. Run
+``r = i * S + s`` of a simulation is seed ``seeds[s]`` of trial ``i``: every trial gets the
+same S seeds (common random numbers), whatever its position in the batch, and the backend
+keeps runs independent, so a trial's values are the same to the bit alone or batched.
+
+Trials whose configs select different code (objective terms, advantage estimator, controller
+law / actuator / sensor, which optional controller fields are set) cannot share one controller
+or objective; :meth:`Simulator.run` splits a batch into such groups and simulates them one after
+another. A trial stopped early (pruned, or one of its runs diverged) keeps simulating with its
+group, since a backend cannot drop runs, but is no longer reported; a group ends as soon as all
+its trials have stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+
+from entropic.advantages import AdvantageConfig
+from entropic.control import Control, control_fields
+from entropic.controllers import ControllerConfig, build_controller
+from entropic.loop import Diverged, Trainer, TrainerConfig
+from entropic.objectives import Objective, ObjectiveConfig
+from entropic.observe import observe
+from entropic.protocol import Observation, Rollout, TokenStats
+from entropic.reduce import masked_mean_per_run
+
+log = logging.getLogger(__name__)
+
+LEAN_SENSORS = ("entropy/mean", "entropy/sampled_nll", "reward/mean", "entropy/pos_adv", "entropy/neg_adv")
+"""Observation keys :func:`lean_observe` computes (the others need per-run sorts, the costly part)."""
+
+
+@dataclass
+class Method:
+    """One trial's complete method: everything that may differ between the trials of a study.
+
+    Attributes
+    ----------
+    objective : dict
+        :class:`~entropic.objectives.ObjectiveConfig` fields.
+    advantage : dict
+        :class:`~entropic.advantages.AdvantageConfig` fields.
+    control : dict[str, float]
+        Base :class:`~entropic.control.Control` values; unset fields keep Control's defaults.
+    controller : dict, optional
+        Controller config (``law``, ``actuator``, ``sensor``), as in ``configs/controller/``;
+        ``None`` keeps the knobs fixed.
+    lr : float, optional
+        Backend learning rate; ``None`` keeps the backend config's.
+    """
+
+    objective: dict[str, Any] = field(default_factory=dict)
+    advantage: dict[str, Any] = field(default_factory=dict)
+    control: dict[str, float] = field(default_factory=dict)
+    controller: dict[str, Any] | None = None
+    lr: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (for trial attributes and exports)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Method:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**json.loads(json.dumps(dict(data))))
+
+    def validate(self) -> tuple[ObjectiveConfig, AdvantageConfig, Control, ControllerConfig | None]:
+        """Build every part once; a bad value raises ``ValueError`` naming the field."""
+        objective = ObjectiveConfig(**self.objective)
+        advantage = AdvantageConfig(**self.advantage)
+        control = Control().replace(**{name: float(value) for name, value in self.control.items()})
+        controller = None if self.controller is None else ControllerConfig.from_dict(self.controller)
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"backend.lr must be > 0, got {self.lr}")
+        return objective, advantage, control, controller
+
+    def structure(self) -> str:
+        """What selects code: methods with equal structure can share one simulation."""
+        objective = dataclasses.asdict(ObjectiveConfig(**self.objective))
+        advantage = dataclasses.asdict(AdvantageConfig(**self.advantage))
+        controller = None if self.controller is None else _signature(self.controller)
+        return json.dumps([objective, advantage, controller, self.lr is None], sort_keys=True)
+
+
+def _signature(value: Any) -> Any:
+    """Numbers become ``"#"`` (they may differ per run); strings, booleans and ``None`` are kept."""
+    if isinstance(value, dict):
+        return {key: _signature(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_signature(item) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "#"
+    return value
+
+
+@dataclass
+class Trace:
+    """Per-run trajectories of a simulation (or of one trial's runs).
+
+    Attributes
+    ----------
+    reward : FloatTensor [steps, R]
+        ``reward/mean`` of every step done.
+    entropy : FloatTensor [steps, R]
+        ``entropy/mean`` of every step done.
+    evals : dict[int, dict[str, FloatTensor [R]]]
+        Backend evaluations after ``k`` steps (``eval/pass@1``, ...), keyed by ``k``.
+    diverged_at : LongTensor [R]
+        Step at which each run went non-finite, -1 if never.
+    """
+
+    reward: torch.Tensor
+    entropy: torch.Tensor
+    evals: dict[int, dict[str, torch.Tensor]]
+    diverged_at: torch.Tensor
+
+    @property
+    def steps(self) -> int:
+        """Steps done."""
+        return self.reward.shape[0]
+
+    def runs(self, index: slice) -> Trace:
+        """The trace of the runs ``index`` (one trial's seeds)."""
+        return Trace(self.reward[:, index], self.entropy[:, index],
+                     {k: {name: v[index] for name, v in e.items()} for k, e in self.evals.items()},
+                     self.diverged_at[index])
+
+
+@dataclass
+class TrialRun:
+    """What one trial's S runs produced.
+
+    Attributes
+    ----------
+    trace : Trace, optional
+        Its runs' trajectories (``None`` when the trial could not be built).
+    stopped_at : int, optional
+        Steps done when ``on_report`` stopped it; ``None`` if it ran to the end.
+    error : str, optional
+        Why the trial failed (invalid config, divergence); ``None`` if it did not.
+    """
+
+    trace: Trace | None = None
+    stopped_at: int | None = None
+    error: str | None = None
+
+
+OnReport = Callable[[int, int, Trace], bool]
+"""``on_report(trial_index, steps_done, trace_of_its_runs) -> stop``: called every ``report_every`` steps."""
+
+
+def lean_observe(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor) -> Observation:
+    """:func:`entropic.observe.observe` restricted to :data:`LEAN_SENSORS`, with the same arithmetic.
+
+    Percentiles and top-share means sort every token of every run, which costs more than the
+    rest of a bandit step; a study whose controller reads none of them skips them.
+    """
+    run, R = rollout.run_ids(), rollout.num_runs
+    weights = rollout.weights if rollout.weights is not None else torch.ones_like(rollout.sequence_rewards())
+    measure = rollout.mask * weights.unsqueeze(-1)
+    values = {
+        "entropy/sampled_nll": masked_mean_per_run(-rollout.old_log_probs, measure, run, R),
+        "reward/mean": masked_mean_per_run(rollout.sequence_rewards().unsqueeze(-1), weights.unsqueeze(-1), run, R),
+    }
+    if stats.entropy is not None:
+        entropy = stats.entropy.detach()
+        entropy_measure = rollout.mask if rollout.weights is None else rollout.mask * rollout.weights.unsqueeze(-1)
+        values["entropy/mean"] = masked_mean_per_run(entropy, entropy_measure, run, R)
+        values["entropy/pos_adv"] = masked_mean_per_run(entropy, measure * (advantages > 0), run, R)
+        values["entropy/neg_adv"] = masked_mean_per_run(entropy, measure * (advantages < 0), run, R)
+    return Observation(step=step, values=values)
+
+
+def finite_readings(observe_fn: Callable[..., Observation]) -> Callable[..., Observation]:
+    """``observe_fn`` with non-finite readings replaced by 0.
+
+    A run whose parameters went non-finite reads NaN; its controller would write NaN into
+    :class:`~entropic.control.Control`, which refuses it and would stop every run of the batch.
+    With a finite placeholder the step goes on, the loop's divergence guard marks the run (its
+    loss is NaN in the same step) and the trial fails with that reason; finite readings, i.e.
+    every healthy run, are untouched.
+    """
+
+    def observe_finite(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor) -> Observation:
+        observation = observe_fn(step, rollout, stats, advantages)
+        values = {name: value if bool(torch.isfinite(value).all()) else torch.nan_to_num(
+            value, nan=0.0, posinf=0.0, neginf=0.0) for name, value in observation.values.items()}
+        return Observation(step=observation.step, values=values)
+
+    return observe_finite
+
+
+@dataclass
+class Simulator:
+    """The study-level half of a simulation: backend, loop lengths and a scratch directory.
+
+    Parameters
+    ----------
+    backend : dict
+        Backend factory config with ``_target_`` (``configs/backend/*.yaml``); it must accept
+        ``num_runs``, ``seeds`` and, when a method sets one, a per-run ``lr`` list.
+    trainer : TrainerConfig
+        ``steps``, ``ppo_epochs``, ``ppo_mini_batch_size``; evaluation, checkpoints and
+        TensorBoard are handled here, not by the trainer.
+    workdir : str or Path
+        Scratch directory of the trainers (nothing large is written).
+    lean : bool
+        Use :func:`lean_observe` when the controller reads one of its sensors (default True).
+    """
+
+    backend: dict[str, Any]
+    trainer: TrainerConfig
+    workdir: str | Path
+    lean: bool = True
+
+    def run(self, methods: Sequence[Method], seeds: Sequence[int], report_every: int = 0,
+            on_report: OnReport | None = None) -> list[TrialRun]:
+        """Simulate every method on every seed; returns one :class:`TrialRun` per method, in order.
+
+        Parameters
+        ----------
+        methods : sequence of Method
+            The trials of the batch.
+        seeds : sequence of int
+            The S seeds every trial runs on.
+        report_every : int
+            Evaluate and call ``on_report`` every this many steps (0 = never); the last step is
+            always evaluated.
+        on_report : callable, optional
+            See :data:`OnReport`; returning True stops reporting that trial.
+        """
+        results = [TrialRun() for _ in methods]
+        groups: dict[str, list[int]] = {}
+        for index, method in enumerate(methods):
+            try:
+                method.validate()
+                groups.setdefault(method.structure(), []).append(index)
+            except ValueError as error:
+                results[index].error = f"invalid config: {error}"
+        for indices in groups.values():
+            runs = self._run_group([methods[i] for i in indices], list(seeds), report_every,
+                                   None if on_report is None else _shifted(on_report, indices))
+            for index, run in zip(indices, runs, strict=True):
+                results[index] = run
+        return results
+
+    def _run_group(self, methods: list[Method], seeds: list[int], report_every: int,
+                   on_report: OnReport | None) -> list[TrialRun]:
+        S, n = len(seeds), len(methods)
+        try:
+            trainer = self._build(methods, seeds)
+        except ValueError as error:
+            return [TrialRun(error=f"invalid config: {error}") for _ in methods]
+        steps = self.trainer.steps
+        rewards: list[torch.Tensor] = []
+        entropies: list[torch.Tensor] = []
+        evals: dict[int, dict[str, torch.Tensor]] = {}
+        results = [TrialRun() for _ in methods]
+        active = [True] * n
+        error = None
+        try:
+            for done in range(1, steps + 1):
+                metrics = trainer.train_step()
+                trainer.step += 1
+                rewards.append(metrics["reward/mean"].detach().float())
+                entropies.append(metrics.get("entropy/mean", torch.full((n * S,), float("nan"))).detach().float())
+                if done == steps or (report_every and done % report_every == 0):
+                    evals[done] = {name: value.detach().float() for name, value in trainer.backend.evaluate().items()}
+                if done == steps or not (report_every and done % report_every == 0):
+                    continue
+                trace = Trace(torch.stack(rewards), torch.stack(entropies), evals, trainer.diverged_at.clone())
+                for i in range(n):
+                    if not active[i]:
+                        continue
+                    runs = slice(i * S, (i + 1) * S)
+                    reason = _divergence(trace.diverged_at[runs], seeds)
+                    if reason is not None:
+                        active[i], results[i].error, results[i].stopped_at = False, reason, done
+                    elif on_report is not None and on_report(i, done, trace.runs(runs)):
+                        active[i], results[i].stopped_at = False, done
+                if not any(active):
+                    break
+        except Diverged as exception:
+            error = f"diverged: {exception}"
+        trace = Trace(torch.stack(rewards) if rewards else torch.zeros(0, n * S),
+                      torch.stack(entropies) if entropies else torch.zeros(0, n * S), evals,
+                      trainer.diverged_at.clone())
+        for i, result in enumerate(results):
+            runs = slice(i * S, (i + 1) * S)
+            result.trace = trace.runs(runs)
+            if result.error is None and result.stopped_at is None:
+                result.error = error or _divergence(trace.diverged_at[runs], seeds)
+        return results
+
+    def _build(self, methods: list[Method], seeds: list[int]) -> Trainer:
+        """One trainer for ``len(methods) x len(seeds)`` runs (run ``i * S + s``)."""
+        S = len(seeds)
+        R = len(methods) * S
+        parts = [method.validate() for method in methods]
+        objective_config, advantage_config = parts[0][0], parts[0][1]
+        control = _per_run_control([p[2] for p in parts], S)
+        controllers = [p[3] for p in parts]
+        controller = None
+        if controllers[0] is not None:
+            controller = build_controller([c for c in controllers for _ in range(S)], R, control)
+        run_seeds = [seed for _ in methods for seed in seeds]
+        overrides: dict[str, Any] = {"num_runs": R, "seeds": run_seeds}
+        if methods[0].lr is not None:
+            overrides["lr"] = [float(m.lr) for m in methods for _ in range(S)]
+        backend = instantiate(self.backend, **overrides)
+        config = dataclasses.replace(self.trainer, eval_every=0, checkpoint_every=0, histogram_every=0,
+                                     tensorboard=False)
+        required = set() if controller is None else set(controller.required_observations)
+        lean = self.lean and required <= set(LEAN_SENSORS)
+        Path(self.workdir).mkdir(parents=True, exist_ok=True)
+        return Trainer(backend, Objective(objective_config), advantage_config, control, controller, config,
+                       self.workdir, run_seeds, observe=finite_readings(lean_observe if lean else observe))
+
+
+def _per_run_control(controls: list[Control], seeds: int) -> Control:
+    """Every Control field as a tensor ``[trials * seeds]``: the same code path alone or batched."""
+    values = {}
+    for name in control_fields():
+        values[name] = torch.tensor([float(getattr(c, name)) for c in controls for _ in range(seeds)])
+    return Control(**values)
+
+
+def _divergence(diverged_at: torch.Tensor, seeds: Sequence[int]) -> str | None:
+    """A failure reason naming the first diverged seed, or ``None``."""
+    bad = (diverged_at >= 0).nonzero().flatten().tolist()
+    if not bad:
+        return None
+    first = bad[0]
+    return (f"diverged: seed {seeds[first]} went non-finite (loss or entropy) at step {int(diverged_at[first])}"
+            + (f" ({len(bad)} of {len(seeds)} seeds)" if len(bad) > 1 else ""))
+
+
+def _shifted(on_report: OnReport, indices: list[int]) -> OnReport:
+    """``on_report`` with group-local trial indices mapped back to batch indices."""
+    return lambda i, done, trace: on_report(indices[i], done, trace)

@@ -1,0 +1,215 @@
+"""``entropic-tune``: an Optuna study of an entropy method on a simulator, from ``configs/tune/``.
+
+Examples::
+
+    entropic-tune                                       # PI gains of the entropy bonus, 200 trials
+    entropic-tune --config-name tune/skywork tune.n_trials=100
+    entropic-tune tune.storage=postgresql+psycopg://tuner@db-host:5432/optuna   # one of many workers
+    entropic-tune tune.warm_start.design=[outputs/design/pi_simc.yaml]          # enqueue analytic gains
+
+Re-running a command resumes its study (the SQLite file lives in the output directory,
+``outputs/tune/<study_name>``). The output directory gets ``study.db``, ``best/`` (ready configs),
+``report.md`` with its PNGs, and ``tune_summary.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from optuna.trial import TrialState
+
+from entropic.loop import TrainerConfig
+from tuning.batch import Method, Simulator
+from tuning.export import export_method
+from tuning.objectives import check_objectives, get_objectives, score_methods
+from tuning.report import write_report
+from tuning.space import SearchSpace, load_preset, method_from_config, method_from_presets
+from tuning.study import (
+    StudyRunner,
+    TuneConfig,
+    best_trials,
+    enqueue_warm_start,
+    make_storage,
+    open_study,
+    storage_url,
+    worker_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+def tune_config(cfg: DictConfig) -> TuneConfig:
+    """The validated ``tune`` section; a bad value raises ``ValueError`` naming it."""
+    try:
+        tune = OmegaConf.to_container(cfg, resolve=True).get("tune") or {}  # resolved against the root
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TuneConfig), tune))
+    except OmegaConfBaseException as error:
+        raise ValueError(f"invalid tune config: {error}") from error
+
+
+def run_config(cfg: DictConfig) -> dict[str, Any]:
+    """The composed run part of ``cfg`` (everything but ``tune`` and ``hydra``), resolved."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in data.items() if k not in ("tune", "hydra")}
+
+
+def warm_start_methods(tune: TuneConfig, base: Method, space: SearchSpace | None = None) -> dict[str, Method]:
+    """The search's starting point, the analytic designs and the published defaults (validated methods)."""
+    methods: dict[str, Method] = {}
+    if tune.warm_start.preset and space is not None:
+        methods["preset"] = copy.deepcopy(space.laws[0].base if space.laws else space.base)
+    for path in tune.warm_start.design:
+        for file in _design_files(Path(path)):
+            methods[f"design:{file.stem}"] = method_from_presets(base, controller=str(file))
+    for name, baseline in tune.warm_start.baselines.items():
+        if baseline is None:
+            continue
+        method = method_from_presets(base, objective=baseline.objective, controller=baseline.controller,
+                                     keep_controller=False)
+        method.control = {**method.control, **{k: float(v) for k, v in baseline.control.items()}}
+        if baseline.law:
+            if method.controller is None:
+                raise ValueError(f"tune.warm_start.baselines.{name}.law needs a controller")
+            method.controller["law"].update(baseline.law)
+        methods[name] = method
+    if any(name != "preset" and method == methods.get("preset") for name, method in methods.items()):
+        del methods["preset"]  # the starting point is one of the defaults already
+    for name, method in methods.items():
+        try:
+            method.validate()
+        except ValueError as error:
+            raise ValueError(f"tune.warm_start {name!r}: {error}") from error
+    return methods
+
+
+def _design_files(path: Path) -> list[Path]:
+    """A controller YAML, or the controller YAMLs (with a ``law``) of a design output directory.
+
+    In a directory, ``controller/*.yaml`` (what ``entropic-design`` writes) or else its top-level YAMLs.
+    """
+    if not path.exists():
+        raise ValueError(f"tune.warm_start.design: {str(path)!r} does not exist")
+    if path.is_file():
+        return [path]
+    files = []
+    candidates = sorted((path / "controller").glob("*.y*ml")) or sorted(path.glob("*.y*ml"))
+    for file in candidates:
+        try:
+            load_preset("controller", str(file))["law"]
+        except (ValueError, KeyError, TypeError, OmegaConfBaseException):
+            continue
+        files.append(file)
+    if not files:
+        raise ValueError(f"tune.warm_start.design: no controller YAML (with a 'law') under {str(path)!r}")
+    return files
+
+
+def tune(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
+    """Validate everything, run this worker's share of the study, then export and report.
+
+    Returns
+    -------
+    dict
+        The summary also written to ``tune_summary.json``: storage, trials told by this worker,
+        counts by state, the best trial(s), exported files and the report's path.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tune_cfg = tune_config(cfg)
+    threads = torch.get_num_threads()
+    if tune_cfg.threads is not None:
+        torch.set_num_threads(tune_cfg.threads)
+    try:
+        return _tune(cfg, tune_cfg, output_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, Any]:
+    run = run_config(cfg)
+    trainer = TrainerConfig(**{k: v for k, v in (run.get("trainer") or {}).items()
+                               if k in ("steps", "ppo_epochs", "ppo_mini_batch_size")})
+    base = method_from_config(run)
+    objectives = get_objectives(tune_cfg.objectives)
+    settings = tune_cfg.settings()
+    check_objectives(objectives, settings, (run.get("backend") or {}).get("eval_k"))
+    space = SearchSpace(tune_cfg.space, base)
+    warm = warm_start_methods(tune_cfg, base, space)
+    seed = int(run.get("seed", 0))
+    seeds = [seed + s for s in range(tune_cfg.seeds)]
+    simulator = Simulator(backend=run["backend"], trainer=trainer, workdir=output_dir / "sim")
+    instantiate(run["backend"], num_runs=1, seeds=seeds[:1])  # a bad backend config fails before any trial
+
+    url = storage_url(tune_cfg.storage, output_dir)
+    study, created = open_study(tune_cfg, make_storage(url), objectives, trainer.steps)
+    if created:
+        study.set_user_attr("seeds", seeds)
+        enqueued = enqueue_warm_start(study, warm)
+        log.info("created study %r in %s; warm start: %s", tune_cfg.study_name, url, enqueued)
+    else:
+        log.info("joined study %r in %s (%d trials so far)", tune_cfg.study_name, url, len(study.trials))
+    started, cpu_started = time.perf_counter(), time.process_time()
+    runner = StudyRunner(study, space, simulator, objectives, tune_cfg, seeds, worker=worker_id())
+    told = runner.run()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+
+    trials = study.get_trials(deepcopy=False)
+    summary: dict[str, Any] = {
+        "study_name": tune_cfg.study_name, "storage": url, "worker": runner.worker, "told": told,
+        "seconds": elapsed, "cpu_seconds": cpu,
+        "counts": {s.name: sum(t.state == s for t in trials) for s in TrialState},
+        "objectives": [o.name for o in objectives], "seeds": seeds,
+    }
+    best = best_trials(study)
+    summary["best"] = [{"number": t.number, "values": t.values, "params": t.params,
+                        "baseline": t.user_attrs.get("baseline")} for t in best]
+    if best and tune_cfg.export:
+        top = best[0]
+        line = ", ".join(f"{o.name}={v:.4g}" for o, v in zip(objectives, top.values, strict=True))
+        summary["export"] = export_method(Method.from_dict(top.user_attrs["method"]), output_dir / "best",
+                                          f"tuned_{tune_cfg.study_name}", run, tune_cfg.study_name, top.number,
+                                          f"{line} on seeds {seeds}")
+    if best and tune_cfg.report:
+        heldout = {}
+        if tune_cfg.heldout_seeds:
+            heldout_seeds = [seed + tune_cfg.heldout_offset + s for s in range(tune_cfg.heldout_seeds)]
+            methods = {"best": Method.from_dict(best[0].user_attrs["method"]), **warm}
+            heldout = score_methods(simulator, methods, heldout_seeds, objectives, settings)
+            summary["heldout"] = {"seeds": heldout_seeds, "values": {
+                name: {o.name: score.mean(o.name) for o in objectives} for name, score in heldout.items()},
+                "errors": {name: score.error for name, score in heldout.items() if score.error}}
+        summary["report"] = str(write_report(study, objectives, heldout, summary, output_dir, settings.target_entropy))
+    (output_dir / "tune_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="pkg://configs", config_name="tune/default")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns the best value of the first objective (for Hydra sweepers)."""
+    try:
+        summary = tune(cfg, HydraConfig.get().runtime.output_dir)
+    except (ValueError, InstantiationException) as error:
+        cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+        log.error("%s", cause)
+        raise SystemExit(1) from error
+    if summary.get("report"):
+        log.info("report: %s", summary["report"])
+    log.info("open the study: optuna-dashboard %s", summary["storage"])
+    best = summary.get("best") or []
+    return best[0]["values"][0] if best else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,373 @@
+"""Search spaces: which knobs a study tunes, their ranges, and how a trial samples them.
+
+A space (``tune.space``) has shared ``params``, sampled in every trial, and ``laws``: conditional
+branches, one chosen per trial (a categorical ``law`` parameter when there are several), each
+with its own controller preset and the params of that law only. Params are a tree whose paths
+are the ``entropic-train`` config paths of the knobs::
+
+    params:
+      control:                          # any Control field
+        clip_ratio_high: {low: 0.2, high: 0.4}
+      backend:
+        lr: {low: 8.0, high: 64.0, log: true}
+    laws:
+      pi:
+        controller: pi_entropy_coeff    # configs/controller/ preset, a YAML path, or null (the study's)
+        objective: null                 # configs/objective/ preset, or null (the study's)
+        fixed:                          # values set in every trial of this law
+          controller: {law: {setpoint: 1.0}}
+        params:
+          controller:
+            law:
+              kp: {low: 1.0e-3, high: 3.0, log: true}
+              setpoint: {low: 0.5, high: 2.5}
+
+A leaf is ``{low, high, log, step, int}`` (float, or integer with ``int: true``) or
+``{choices: [...]}``. Every path, range and choice is checked against the config dataclasses
+before any trial runs; a bad one raises :class:`SearchSpaceError` naming it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.resources
+import math
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from entropic.control import control_fields
+from entropic.controllers import LAWS, ActuatorConfig, ControllerConfig, SensorConfig
+from tuning.batch import Method
+
+ROOTS = ("control", "controller", "backend")
+"""What a param path may start with."""
+
+LEAF_KEYS = frozenset({"low", "high", "log", "step", "int", "choices"})
+LAW_PARAM = "law"
+"""Name of the categorical parameter choosing between several laws."""
+
+
+class SearchSpaceError(ValueError):
+    """A search-space config that cannot be sampled; the message names the param and what is allowed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One tuned knob.
+
+    Attributes
+    ----------
+    path : str
+        Config path of the knob (``control.clip_ratio_high``, ``controller.law.kp``, ``backend.lr``).
+    name : str
+        Optuna parameter name: the path, prefixed ``<law>:`` for a law's param when there are several laws.
+    low, high : float, optional
+        Range (inclusive); ``None`` for a categorical param.
+    log : bool
+        Log-uniform (``low > 0``).
+    step : float, optional
+        Discretisation step (not with ``log``).
+    integer : bool
+        Sample an integer.
+    choices : tuple, optional
+        Categorical choices.
+    """
+
+    path: str
+    name: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    integer: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def suggest(self, trial: optuna.Trial) -> Any:
+        """Sample this param in ``trial``."""
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+
+    def corners(self) -> list[Any]:
+        """Values whose validity stands for the whole range: the bounds, or every choice."""
+        if self.choices is not None:
+            return list(self.choices)
+        return [int(self.low), int(self.high)] if self.integer else [self.low, self.high]
+
+
+@dataclasses.dataclass(frozen=True)
+class Law:
+    """A conditional branch: its base method and its params."""
+
+    name: str
+    base: Method
+    params: tuple[Param, ...]
+
+
+def load_preset(group: str, name: str) -> dict[str, Any]:
+    """A YAML of the config tree (``configs/<group>/<name>.yaml``) or a YAML file path, as a dict.
+
+    A controller YAML may hold the controller at its top (``law``, ``actuator``, ``sensor``) or
+    under a ``controller`` key (a full run config, e.g. a design output).
+    """
+    path = Path(name)
+    if name.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise SearchSpaceError(f"{group} YAML {name!r} does not exist")
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    else:
+        resource = importlib.resources.files("configs").joinpath(group, f"{name}.yaml")
+        if not resource.is_file():
+            available = sorted(p.name[:-5] for p in importlib.resources.files("configs").joinpath(group).iterdir()
+                               if p.name.endswith(".yaml"))
+            raise SearchSpaceError(f"unknown {group} preset {name!r}; available: {available}")
+        data = OmegaConf.to_container(OmegaConf.create(resource.read_text()), resolve=True)
+    if not isinstance(data, dict):
+        raise SearchSpaceError(f"{group} YAML {name!r} must hold a mapping")
+    if group == "controller" and "law" not in data and isinstance(data.get("controller"), dict):
+        data = data["controller"]
+    return data
+
+
+def method_from_config(cfg: DictConfig | Mapping[str, Any]) -> Method:
+    """The study's base method from a run config (``objective``, ``advantage``, ``control``, ``controller``)."""
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    control = {name: float(value) for name, value in (data.get("control") or {}).items() if value is not None}
+    return Method(objective=dict(data.get("objective") or {}), advantage=dict(data.get("advantage") or {}),
+                  control=control, controller=copy.deepcopy(data.get("controller")), lr=None)
+
+
+def method_from_presets(base: Method, objective: str | None = None, controller: str | None = None,
+                        keep_controller: bool = True) -> Method:
+    """``base`` with an objective preset (objective, advantage, control) and/or a controller preset applied."""
+    method = copy.deepcopy(base)
+    if objective is not None:
+        preset = load_preset("objective", objective)
+        method.objective = dict(preset.get("objective") or {})
+        method.advantage = dict(preset.get("advantage") or {})
+        method.control = {**method.control, **{k: float(v) for k, v in (preset.get("control") or {}).items()}}
+    if controller is not None:
+        method.controller = load_preset("controller", controller)
+    elif not keep_controller:
+        method.controller = None
+    return method
+
+
+def set_path(method: Method, path: str, value: Any) -> None:
+    """Write ``value`` at config path ``path`` of ``method`` (in place)."""
+    root, *rest = path.split(".")
+    if root == "control":
+        method.control[rest[0]] = float(value)
+    elif root == "backend":
+        method.lr = float(value)
+    else:
+        node = method.controller
+        for key in rest[:-1]:
+            if node.get(key) is None:
+                node[key] = {}
+            node = node[key]
+        node[rest[-1]] = value
+
+
+class SearchSpace:
+    """A validated search space over a base method.
+
+    Parameters
+    ----------
+    config : mapping
+        ``{"params": tree, "laws": {name: {"controller", "objective", "params"}}}`` (``tune.space``).
+    base : Method
+        The study's method (composed ``objective``, ``advantage``, ``control``, ``controller``).
+
+    Raises
+    ------
+    SearchSpaceError
+        An unknown knob, ``low > high``, a log scale with ``low <= 0``, or a bound the config
+        dataclasses refuse.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | DictConfig, base: Method) -> None:
+        if isinstance(config, DictConfig):
+            config = OmegaConf.to_container(config, resolve=True)
+        config = dict(config or {})
+        unknown = sorted(set(config) - {"params", "laws"})
+        if unknown:
+            raise SearchSpaceError(f"tune.space has unknown key(s) {unknown}; allowed: ['params', 'laws']")
+        self.base = base
+        laws_config = {name: law for name, law in (config.get("laws") or {}).items() if law is not None}
+        prefix = len(laws_config) > 1
+        self.params = tuple(_parse_tree(config.get("params") or {}, "", None))
+        self.laws: tuple[Law, ...] = tuple(
+            self._law(name, dict(law or {}), prefix) for name, law in laws_config.items())
+        for law in self.laws or (Law("", base, ()),):
+            for param in self.params + law.params:
+                _check_param(param, law.base, law.name)
+
+    def _law(self, name: str, config: dict[str, Any], prefix: bool) -> Law:
+        unknown = sorted(set(config) - {"controller", "objective", "fixed", "params"})
+        if unknown:
+            raise SearchSpaceError(f"tune.space.laws.{name} has unknown key(s) {unknown}; "
+                                   f"allowed: ['controller', 'objective', 'fixed', 'params']")
+        base = method_from_presets(self.base, config.get("objective"), config.get("controller"))
+        for path, value in _flatten(config.get("fixed") or {}, "").items():
+            if path.split(".")[0] not in ROOTS or (path.startswith("controller.") and base.controller is None):
+                raise SearchSpaceError(f"unknown knob {path!r} in tune.space.laws.{name}.fixed")
+            set_path(base, path, value)
+        try:
+            base.validate()
+        except ValueError as error:
+            raise SearchSpaceError(f"tune.space.laws.{name}: {error}") from None
+        params = tuple(_parse_tree(config.get("params") or {}, "", name if prefix else None))
+        if base.controller is None and any(p.path.startswith("controller.") for p in params):
+            raise SearchSpaceError(f"tune.space.laws.{name} tunes controller params but has no controller: set "
+                                   f"tune.space.laws.{name}.controller or the study's controller")
+        return Law(name, base, params)
+
+    @property
+    def all_params(self) -> tuple[Param, ...]:
+        """Every param of the space (shared, then each law's)."""
+        return self.params + tuple(p for law in self.laws for p in law.params)
+
+    def sample(self, trial: optuna.Trial) -> Method:
+        """Sample a trial's method: the law (when several), the shared params, then that law's params."""
+        law = None
+        if len(self.laws) > 1:
+            chosen = trial.suggest_categorical(LAW_PARAM, [law.name for law in self.laws])
+            law = next(law for law in self.laws if law.name == chosen)
+        elif self.laws:
+            law = self.laws[0]
+        method = copy.deepcopy(law.base if law is not None else self.base)
+        for param in self.params + (law.params if law is not None else ()):
+            set_path(method, param.path, param.suggest(trial))
+        return method
+
+    def method_of(self, params: Mapping[str, Any]) -> Method:
+        """The method of a finished trial's ``params`` (the inverse of :meth:`sample`)."""
+        law = None
+        if len(self.laws) > 1:
+            law = next(law for law in self.laws if law.name == params[LAW_PARAM])
+        elif self.laws:
+            law = self.laws[0]
+        method = copy.deepcopy(law.base if law is not None else self.base)
+        for param in self.params + (law.params if law is not None else ()):
+            if param.name in params:
+                set_path(method, param.path, params[param.name])
+        return method
+
+
+def _flatten(tree: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``{"controller": {"law": {"setpoint": 1.0}}}`` -> ``{"controller.law.setpoint": 1.0}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        child = f"{path}.{key}" if path else str(key)
+        flat.update(_flatten(value, child) if isinstance(value, Mapping) else {child: value})
+    return flat
+
+
+def _parse_tree(tree: Any, path: str, law: str | None) -> list[Param]:
+    """Flatten a params tree into :class:`Param` leaves."""
+    if not isinstance(tree, Mapping):
+        raise SearchSpaceError(f"tune.space param {path or '<root>'} must be a mapping of knobs or a range "
+                               f"{{low, high[, log, step, int]}} / {{choices}}, got {tree!r}")
+    params: list[Param] = []
+    for key, value in tree.items():
+        child = f"{path}.{key}" if path else str(key)
+        if not path and key not in ROOTS:
+            raise SearchSpaceError(f"unknown knob {child!r} in tune.space: a param path starts with one of "
+                                   f"{list(ROOTS)} (e.g. control.clip_ratio_high, controller.law.kp, backend.lr)")
+        if isinstance(value, Mapping) and value and set(value) <= LEAF_KEYS:
+            params.append(_leaf(child, dict(value), law))
+        else:
+            params.extend(_parse_tree(value, child, law))
+    return params
+
+
+def _leaf(path: str, spec: dict[str, Any], law: str | None) -> Param:
+    name = f"{law}:{path}" if law else path
+    where = f"tune.space param {path!r}" + (f" (law {law!r})" if law else "")
+    if path.count(".") < 1 or path.startswith("controller.") and path.count(".") < 2:
+        raise SearchSpaceError(f"unknown knob {path!r} in tune.space: name a field, e.g. control.clip_ratio_high, "
+                               f"controller.law.kp")
+    if "choices" in spec:
+        if set(spec) != {"choices"}:
+            raise SearchSpaceError(f"{where}: choices cannot be combined with {sorted(set(spec) - {'choices'})}")
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise SearchSpaceError(f"{where}: choices must be a non-empty list, got {choices!r}")
+        if not all(c is None or isinstance(c, (bool, int, float, str)) for c in choices):
+            raise SearchSpaceError(f"{where}: choices must be numbers, strings, booleans or null, got {choices!r}")
+        return Param(path, name, choices=tuple(choices))
+    low, high = spec.get("low"), spec.get("high")
+    for bound, value in (("low", low), ("high", high)):
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+            raise SearchSpaceError(f"{where}: {bound} must be a finite number, got {value!r}")
+    if low > high:
+        raise SearchSpaceError(f"{where}: low={low} > high={high}; swap them")
+    log, step, integer = bool(spec.get("log", False)), spec.get("step"), bool(spec.get("int", False))
+    if log and low <= 0:
+        raise SearchSpaceError(f"{where}: a log scale needs low > 0, got low={low}; use log: false or a positive low")
+    if step is not None and (log or not step > 0):
+        raise SearchSpaceError(f"{where}: step must be > 0 and cannot be combined with log, got step={step!r}")
+    if integer and (low != int(low) or high != int(high)):
+        raise SearchSpaceError(f"{where}: an int param needs integer bounds, got [{low}, {high}]")
+    return Param(path, name, float(low), float(high), log, None if step is None else float(step), integer)
+
+
+def _check_param(param: Param, base: Method, law: str) -> None:
+    """Refuse an unknown knob or a bound the config dataclasses refuse (each corner alone, others at base)."""
+    where = f"tune.space param {param.path!r}" + (f" (law {law!r})" if law else "")
+    root, *rest = param.path.split(".")
+    if root == "control" and (len(rest) != 1 or rest[0] not in control_fields()):
+        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space; Control fields: {control_fields()}")
+    if root == "backend" and rest != ["lr"]:
+        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the only per-run backend knob is "
+                               f"backend.lr (the others are shared by all runs of a simulation)")
+    if root == "controller":
+        if base.controller is None:
+            raise SearchSpaceError(f"{where}: the study has no controller (set the controller group or a law's "
+                                   f"controller)")
+        _check_controller_path(param, base.controller, where)
+    for value in param.corners():
+        method = copy.deepcopy(base)
+        set_path(method, param.path, value)
+        try:
+            method.validate()
+        except (ValueError, TypeError) as error:
+            raise SearchSpaceError(f"{where}: value {value!r} is not allowed: {error}") from None
+
+
+def _check_controller_path(param: Param, controller: dict[str, Any], where: str) -> None:
+    section, *fields = param.path.split(".")[1:]
+    laws = [controller.get("law", {}).get("name")]
+    if param.path == "controller.law.name":
+        laws = list(param.choices or [])
+    classes = {"actuator": [ActuatorConfig], "sensor": [SensorConfig]}
+    if section == "law":
+        try:
+            classes["law"] = [LAWS.get(name).config for name in laws]
+        except ValueError as error:
+            raise SearchSpaceError(f"{where}: {error}") from None
+    if section not in classes:
+        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: controller params live under "
+                               f"{[f.name for f in dataclasses.fields(ControllerConfig)]}")
+    for cls in classes[section]:
+        current: Any = cls
+        for index, name in enumerate(fields):
+            allowed = [f.name for f in dataclasses.fields(current)]
+            if name not in allowed:
+                raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: {cls.__name__} has no field "
+                                       f"{name!r}; allowed: {allowed}")
+            hint = typing.get_type_hints(current)[name]
+            nested = [a for a in (typing.get_args(hint) or (hint,)) if dataclasses.is_dataclass(a)]
+            if index < len(fields) - 1:
+                if not nested:
+                    raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: {name!r} is not a section")
+                current = nested[0]
