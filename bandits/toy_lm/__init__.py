@@ -1,0 +1,26 @@
+"""The toy LM: a tiny causal transformer on synthetic verifiable tasks, behind the Backend protocol.
+
+The middle rung between the softmax bandit (T = 1, no shared representation) and a real LLM:
+multi-token responses of variable length, a shared network, temperature sampling, a warm start
+from noisy demonstrations, R independent runs vectorised with per-run parameters. Importing the
+package registers the Gymnasium environment ``entropic/ToyLM-v0``.
+
+Modules: ``tasks`` (tokenizer, problems, exact verifiers, reward shaping; ``expressions`` parses
+countdown answers), ``model`` (the batched GPT and its sampler), ``pretrain`` (the cached warm
+start), ``backend`` and ``factory`` (the Backend protocol, the Hydra target), ``gym_env``, and
+``plot`` (``python -m bandits.toy_lm.plot RUN_DIR``: reward and entropy of a run).
+"""
+
+from bandits.toy_lm.backend import ToyLMBackend
+from bandits.toy_lm.config import ToyLMConfig
+from bandits.toy_lm.factory import make_backend
+from bandits.toy_lm.gym_env import ENV_ID, ToyLMEnv, make_vector_env, register
+from bandits.toy_lm.model import GPTConfig, generate
+from bandits.toy_lm.pretrain import WarmStart, cache_key, load_or_pretrain
+from bandits.toy_lm.tasks import VOCAB, Dataset, Problem, Task, Verdict, decode, encode
+
+register()
+
+__all__ = ["ENV_ID", "VOCAB", "Dataset", "GPTConfig", "Problem", "Task", "ToyLMBackend", "ToyLMConfig", "ToyLMEnv",
+           "Verdict", "WarmStart", "cache_key", "decode", "encode", "generate", "load_or_pretrain", "make_backend",
+           "make_vector_env", "register"]

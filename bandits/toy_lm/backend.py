@@ -1,0 +1,291 @@
+"""The toy LM behind the :class:`~entropic.protocol.Backend` protocol, R independent runs at once.
+
+A rollout draws, for every run, ``num_prompts`` problems from the training set and ``group_size``
+responses to each; rows are laid out run by run, prompt by prompt, response by response
+(``b = (r * P + p) * G + g``), group ids are ``r * P + p``. Problems and tokens are drawn from the
+counter-based RNG of :mod:`bandits.rng` keyed by ``(run seed, rollout number, stream)``, so a run's
+draws never depend on the other runs; its parameters ``[R, ...]`` pass through per-run batched
+kernels only (:mod:`bandits.toy_lm.model`), every reduction is taken per run, and its optimiser
+state is elementwise (:mod:`bandits.optim`). A run's trajectory is the same, to the bit, alone or
+batched (``tests/toy_lm/test_toy_lm_identity.py``).
+
+Log-probs and entropy are those of the sampling distribution, ``softmax(logits / temperature)``
+(verl divides logits by the rollout temperature): ``old_log_probs`` is a no-grad teacher-forced pass
+identical to what ``score`` computes on the same rows, ``sample_log_probs`` what the sampler saw
+(equal up to rounding: it ran with a key/value cache), ``ref_log_probs`` the warm-start model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from bandits.backend import _as_runs
+from bandits.optim import SGD, Adam, clip_per_run
+from bandits.rng import uniform
+from bandits.toy_lm.config import ToyLMConfig
+from bandits.toy_lm.model import Params, generate, response_logits, stack_runs
+from bandits.toy_lm.pretrain import load_or_pretrain
+from bandits.toy_lm.tasks import EOS, PAD, Dataset, shaped_reward, verify_batch
+from entropic.metrics import entropy_from_logits, pass_at_k, pass_at_k_from_probability
+from entropic.protocol import Rollout, TokenStats
+
+STREAM_PROMPT, STREAM_SAMPLE, STREAM_EVAL = 0, 1, 2
+"""RNG streams: problem draws, token draws, evaluation samples."""
+EVAL_SET_SEED_OFFSET = 2_000_003
+"""The evaluation set is ``Dataset.build(task, n, task_seed + offset)``, held out from training draws."""
+
+
+class ToyLMBackend:
+    """R independent RL runs of a tiny transformer on one synthetic task.
+
+    Parameters
+    ----------
+    config : ToyLMConfig
+        Task, model, warm start and optimiser.
+    num_runs : int
+        R (``>= 1``).
+    seeds : sequence of int or LongTensor [R], optional
+        Sampling seed of each run; default ``config.seed + r``.
+    lr : float or FloatTensor [R], optional
+        Learning rate, shared or per run; default ``config.lr``.
+
+    Attributes
+    ----------
+    params : dict[str, FloatTensor [R, ...]]
+        The runs' parameters (leaves the optimiser updates).
+    reference : dict[str, FloatTensor [R, ...]] or None
+        The warm-start parameters, for ``ref_log_probs``.
+    prior_stats : dict[str, float]
+        The warm start's calibrated pass@1 (``accuracy``), ``entropy``, ``alpha``, ``steps``.
+    train_set, eval_set : Dataset
+        Problems rollouts draw from, and held-out evaluation problems.
+    rollout_count, step_count : int
+        Rollouts drawn (the RNG counter) and optimiser steps taken.
+    """
+
+    def __init__(self, config: ToyLMConfig, num_runs: int = 1, seeds: Sequence[int] | torch.Tensor | None = None,
+                 lr: float | torch.Tensor | None = None) -> None:
+        if num_runs < 1:
+            raise ValueError(f"num_runs must be >= 1, got {num_runs}")
+        self.config, self.num_runs, self.dtype = config, num_runs, config.torch_dtype
+        self.task = config.make_task()
+        self.train_set = Dataset.build(self.task, config.num_train_problems, config.task_seed)
+        self.eval_set = Dataset.build(self.task, config.num_eval_problems, config.task_seed + EVAL_SET_SEED_OFFSET)
+        warm = load_or_pretrain(config)
+        self.prior_stats = dict(warm.stats)
+        self.params = stack_runs(warm.params, num_runs, requires_grad=True)
+        self.reference = stack_runs(warm.params, num_runs, requires_grad=False) if config.use_reference else None
+        values = list(self.params.values())
+        self.optimizer = Adam(values, config.adam_beta1, config.adam_beta2, config.adam_eps) \
+            if config.optimizer == "adam" else SGD()
+        self.seeds = _as_runs(torch.arange(num_runs) + config.seed if seeds is None else seeds, num_runs,
+                              torch.long, "seeds")
+        self.lr = config.lr if lr is None else lr
+        self.rollout_count = 0
+        self.step_count = 0
+        self._response_stats: dict[str, torch.Tensor] = {}
+
+    @property
+    def lr(self) -> torch.Tensor:
+        """FloatTensor [R]: per-run learning rates; assign a float or a sequence / tensor of R values."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float | Sequence[float] | torch.Tensor) -> None:
+        lr = _as_runs(value, self.num_runs, self.dtype, "lr")
+        if not bool((lr > 0).all()):
+            raise ValueError(f"lr must be > 0 for every run, got {lr.tolist()}")
+        self._lr = lr
+
+    def _token_stats(self, params: Params, prompts: torch.Tensor, tokens: torch.Tensor,
+                     need_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Log-probs ``[R, N, T]``, entropy ``[R, N, T]`` (or None) and scaled logits of teacher-forced responses."""
+        logits = response_logits(params, prompts, tokens, self.config.n_head) / self.config.temperature
+        log_probs = logits.log_softmax(-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return log_probs, entropy_from_logits(logits) if need_entropy else None, logits
+
+    # ----------------------------------------------------------------- protocol
+    def rollout(self) -> Rollout:
+        """Sample G responses to P training problems per run, verify them, and fill the log-probs.
+
+        Returns
+        -------
+        Rollout
+            ``tokens, mask, old_log_probs, sample_log_probs, ref_log_probs [B, T]`` (``T =
+            max_response_len``, right-padded; log-probs 0 on padding), ``rewards [B]`` (verifier 0/1 with
+            format and overlong shaping), ``group``, ``run [B]``, ``prompts [B, T_prompt]`` with
+            ``prompt_mask`` (all ones: prompts of a task have one length), ``extras``: ``correct`` and
+            ``well_formed`` (0/1), ``problem`` (training-set index).
+        """
+        config, R = self.config, self.num_runs
+        P, G, T = config.num_prompts, config.group_size, config.max_response_len
+        N, counter = P * G, self.rollout_count
+        self.rollout_count += 1
+        draws = uniform(self.seeds, counter, STREAM_PROMPT, P, torch.float64)  # [R, P]
+        problem = (draws * len(self.train_set)).long().clamp_(max=len(self.train_set) - 1)
+        problem = problem.repeat_interleave(G, dim=1)  # [R, N]
+        prompts = self.train_set.prompts[problem]  # [R, N, T_prompt]
+        u = uniform(self.seeds, counter, STREAM_SAMPLE, N * T, self.dtype).view(R, N, T)
+        sample = generate(self.params, prompts, T, config.n_head, config.temperature, u)
+        mask = sample.mask.to(self.dtype)
+        with torch.no_grad():
+            old_log_probs = self._token_stats(self.params, prompts, sample.tokens, False)[0] * mask
+            ref_log_probs = None if self.reference is None else \
+                (self._token_stats(self.reference, prompts, sample.tokens, False)[0] * mask).view(R * N, T)
+        B = R * N
+        tokens = sample.tokens.view(B, T)
+        correct, well_formed = verify_batch(self.task, self.train_set, problem.view(B), tokens)
+        lengths = mask.view(B, T).sum(-1)
+        rewards = shaped_reward(correct, well_formed, lengths, T, config.format_penalty, config.overlong_buffer_len,
+                                config.overlong_penalty_factor)
+        run = torch.arange(R).repeat_interleave(N)
+        group = run * P + torch.arange(P).repeat_interleave(G).repeat(R)  # unique across runs
+        self._response_stats = {
+            "response/length_mean": lengths.view(R, N).mean(-1),
+            "response/clip_frac": (~((sample.tokens == EOS) & sample.mask).any(-1)).to(self.dtype).mean(-1),
+            "response/accuracy": correct.view(R, N).to(self.dtype).mean(-1),
+            "response/format_ok": well_formed.view(R, N).to(self.dtype).mean(-1),
+        }
+        return Rollout(tokens=tokens, mask=mask.view(B, T), rewards=rewards, group=group,
+                       old_log_probs=old_log_probs.view(B, T), ref_log_probs=ref_log_probs,
+                       sample_log_probs=sample.log_probs.view(B, T), run=run, num_runs=R,
+                       prompts=prompts.view(B, -1), prompt_mask=torch.ones(B, prompts.shape[-1], dtype=self.dtype),
+                       extras={"correct": correct.to(self.dtype), "well_formed": well_formed.to(self.dtype),
+                               "problem": problem.view(B)})
+
+    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats:
+        """Log-probs (and entropy) of ``rollout``'s tokens under the current parameters, with grad.
+
+        Works on any subset of a rollout's rows in any order; each run's rows are scored together
+        (runs with fewer rows are padded with dummy rows, which cost compute but change nothing).
+
+        Returns
+        -------
+        TokenStats
+            ``log_probs [B, T]`` and ``entropy [B, T]`` of ``softmax(logits / temperature)`` (0 on padding;
+            entropy ``None`` unless ``need_entropy``); ``logits [B, T, V]`` when ``config.return_logits``.
+        """
+        if rollout.prompts is None or rollout.prompts.dim() != 2 or rollout.num_runs != self.num_runs:
+            raise ValueError(f"score needs a rollout of this backend: Rollout.prompts (token ids [B, T_prompt]) and "
+                             f"num_runs={self.num_runs}; got prompts of shape "
+                             f"{None if rollout.prompts is None else list(rollout.prompts.shape)}, "
+                             f"num_runs={rollout.num_runs}")
+        R, (B, T) = self.num_runs, rollout.tokens.shape
+        run = rollout.run_ids()
+        counts = torch.bincount(run, minlength=R)
+        n = int(counts.max())
+        slot = None
+        if not (bool((counts == n).all()) and torch.equal(run, torch.arange(R).repeat_interleave(n))):
+            order = torch.argsort(run, stable=True)
+            rank = torch.empty_like(order)
+            rank[order] = torch.arange(B) - (counts.cumsum(0) - counts)[run[order]]
+            slot = run * n + rank  # [B]: row b sits at slot[b] of the [R * n] run-major layout
+        prompts, tokens = rollout.prompts, rollout.tokens
+        if slot is not None:
+            prompts = torch.full((R * n, prompts.shape[1]), PAD, dtype=torch.long).index_copy(0, slot, prompts)
+            tokens = torch.full((R * n, T), PAD, dtype=torch.long).index_copy(0, slot, tokens)
+        log_probs, entropy, logits = self._token_stats(self.params, prompts.view(R, n, -1), tokens.view(R, n, T),
+                                                       need_entropy)
+        log_probs, logits = log_probs.reshape(R * n, T), logits.reshape(R * n, T, -1)
+        entropy = None if entropy is None else entropy.reshape(R * n, T)
+        if slot is not None:
+            log_probs, logits = log_probs[slot], logits[slot]
+            entropy = None if entropy is None else entropy[slot]
+        mask = rollout.mask
+        return TokenStats(log_probs=log_probs * mask, entropy=None if entropy is None else entropy * mask,
+                          logits=logits if self.config.return_logits else None)
+
+    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.
+
+        Returns
+        -------
+        dict[str, FloatTensor [R]]
+            ``grad/norm`` (before clipping) and the last rollout's ``response/length_mean``,
+            ``response/clip_frac`` (share cut at ``max_response_len``), ``response/accuracy``
+            (noise-free correct share) and ``response/format_ok`` (well-formed share).
+        """
+        if tuple(loss.shape) != (self.num_runs,):
+            raise ValueError(f"apply needs one loss per run, shape [{self.num_runs}], got {list(loss.shape)}")
+        params = list(self.params.values())
+        if loss.requires_grad:
+            loss.sum().backward()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        grads, norm = clip_per_run(grads, self.config.max_grad_norm)
+        self.optimizer.step(params, grads, self.lr)
+        for param in params:
+            param.grad = None
+        self.step_count += 1
+        return {"grad/norm": norm.detach(), **self._response_stats}
+
+    def evaluate(self) -> dict[str, torch.Tensor]:
+        """Per-run metrics ``[R]`` on the held-out evaluation set.
+
+        Returns
+        -------
+        dict[str, FloatTensor [R]]
+            ``eval/pass@k`` for each ``config.eval_k``: exact (``mean_p 1 - (1 - pi(y*_p))^k`` from the
+            teacher-forced probability of the one correct answer) for addition and sort, the unbiased
+            estimate from ``eval_samples`` samples for countdown; ``eval/entropy``: mean token entropy
+            of sampled responses (nats); ``eval/length``: their mean length; ``eval/format_ok``: their
+            well-formed share; ``eval/sampled_accuracy``: their correct share; ``eval/greedy_accuracy``:
+            accuracy of greedy decoding. Samples use RNG stream 2 at counter ``step_count``.
+        """
+        config, R, data = self.config, self.num_runs, self.eval_set
+        E, S, T = len(data), config.eval_samples, config.max_response_len
+        with torch.no_grad():
+            prompts = data.prompts.repeat_interleave(S, dim=0).expand(R, E * S, -1)
+            u = uniform(self.seeds, self.step_count, STREAM_EVAL, E * S * T, self.dtype).view(R, E * S, T)
+            sample = generate(self.params, prompts, T, config.n_head, config.temperature, u)
+            ids = torch.arange(E).repeat_interleave(S).repeat(R)
+            correct, well_formed = verify_batch(self.task, data, ids, sample.tokens.view(R * E * S, T))
+            mask = sample.mask.to(self.dtype)
+            entropy = (entropy_from_logits(sample.logits) * mask).sum(-1).sum(-1) / mask.sum(-1).sum(-1)
+            greedy = generate(self.params, data.prompts.expand(R, E, -1), T, config.n_head, 0.0)
+            greedy_correct, _ = verify_batch(self.task, data, torch.arange(E).repeat(R), greedy.tokens.view(R * E, T))
+            metrics = {}
+            correct = correct.view(R, E, S)
+            if self.task.unique_answer:
+                answers = torch.full((E, T), PAD, dtype=torch.long)
+                answers[:, :data.answers.shape[1]] = data.answers
+                log_probs = self._token_stats(self.params, data.prompts.expand(R, E, -1), answers.expand(R, E, T),
+                                              False)[0]
+                success = (log_probs * (answers != PAD)).sum(-1).exp()  # [R, E]
+                for k in config.eval_k:
+                    metrics[f"eval/pass@{k}"] = pass_at_k_from_probability(success, k).mean(-1).to(self.dtype)
+            else:
+                for k in config.eval_k:
+                    metrics[f"eval/pass@{k}"] = pass_at_k(S, correct.sum(-1), k).mean(-1).to(self.dtype)
+            metrics.update({
+                "eval/entropy": entropy, "eval/length": mask.sum(-1).mean(-1),
+                "eval/format_ok": well_formed.view(R, E * S).to(self.dtype).mean(-1),
+                "eval/sampled_accuracy": correct.view(R, E * S).to(self.dtype).mean(-1),
+                "eval/greedy_accuracy": greedy_correct.view(R, E).to(self.dtype).mean(-1),
+            })
+        return metrics
+
+    # ------------------------------------------------------------------ resume
+    def state_dict(self) -> dict[str, Any]:
+        """Parameters, optimiser moments, learning rates, seeds and the RNG / step counters."""
+        return {"params": {name: p.detach().clone() for name, p in self.params.items()},
+                "optimizer": self.optimizer.state_dict(), "lr": self.lr.clone(), "seeds": self.seeds.clone(),
+                "rollout_count": self.rollout_count, "step_count": self.step_count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the backend then continues bit-identically."""
+        for name, param in self.params.items():
+            saved = state["params"][name]
+            if saved.shape != param.shape:
+                raise ValueError(f"state_dict parameter {name!r} has shape {list(saved.shape)}, this backend "
+                                 f"{list(param.shape)} (different config or num_runs)")
+            with torch.no_grad():
+                param.copy_(saved)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr = state["lr"].clone()
+        self.seeds = state["seeds"].clone()
+        self.rollout_count = int(state["rollout_count"])
+        self.step_count = int(state["step_count"])
+

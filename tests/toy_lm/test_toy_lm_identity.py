@@ -1,0 +1,51 @@
+"""A run's trajectory is the same to the bit alone or among many runs (vectorisation never leaks)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from toy_lm_steps import train
+
+from bandits.toy_lm import ToyLMBackend, ToyLMConfig
+from entropic.control import Control
+from entropic.objectives import Objective, ObjectiveConfig
+
+CASES = {
+    "adam-clip": dict(),
+    "sgd": dict(optimizer="sgd", lr=0.05, max_grad_norm=None),
+    "temperature": dict(temperature=0.7),
+}
+
+
+def _alone_and_batched(config: ToyLMConfig, num_runs: int, position: int, steps: int, objective: Objective,
+                       control: Control) -> None:
+    seeds = torch.arange(num_runs) * 31 + 5
+    lr = config.lr * torch.linspace(0.5, 2.0, num_runs)
+    batched = ToyLMBackend(config, num_runs=num_runs, seeds=seeds, lr=lr)
+    alone = ToyLMBackend(config, num_runs=1, seeds=seeds[position:position + 1], lr=float(lr[position]))
+    batched_losses = train(batched, steps, objective, control)
+    alone_losses = train(alone, steps, objective, control)
+    assert torch.equal(alone_losses[:, 0], batched_losses[:, position])
+    for name, param in alone.params.items():
+        assert torch.equal(param[0], batched.params[name][position]), name
+    alone_eval, batched_eval = alone.evaluate(), batched.evaluate()
+    for name, value in alone_eval.items():
+        assert torch.equal(value[0], batched_eval[name][position]), name
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_run_alone_equals_run_among_8(tiny, case: str) -> None:
+    _alone_and_batched(tiny(**CASES[case]), num_runs=8, position=5, steps=3,
+                       objective=Objective(ObjectiveConfig(policy_loss="vanilla")), control=Control())
+
+
+def test_run_alone_equals_run_among_16_with_entropy_kl_and_top_entropy(tiny) -> None:
+    objective = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["entropy", "kl"], modifiers=["top_entropy"]))
+    control = Control(entropy_coeff=0.01, kl_loss_coef=0.01, top_entropy_quantile=0.5)
+    _alone_and_batched(tiny(), num_runs=16, position=11, steps=3, objective=objective, control=control)
+
+
+def test_run_alone_equals_run_among_8_on_two_threads(tiny) -> None:
+    torch.set_num_threads(2)  # the autouse fixture restores the thread count afterwards
+    _alone_and_batched(tiny(), num_runs=8, position=2, steps=2,
+                       objective=Objective(ObjectiveConfig(policy_loss="vanilla")), control=Control())
