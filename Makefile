@@ -25,6 +25,10 @@ test-all: install
 
 bench: install
 	$(PY) benchmarks/objectives.py
+	$(PY) benchmarks/bandit.py
+	$(PY) benchmarks/controllers.py
+	$(PY) benchmarks/toy_lm.py
+	$(PY) benchmarks/tune.py
 
 lint: install
 	$(VENV)/bin/ruff check .
