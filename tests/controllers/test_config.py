@@ -16,8 +16,8 @@ from entropic.controllers import (
 )
 
 PRESET_NAMES = ["constant", "linear_schedule", "cosine_schedule", "step_schedule", "exponential_schedule",
-                "pi_entropy_coeff", "pid_entropy_coeff", "pi_top_entropy_quantile", "skywork_trl", "skywork_or1",
-                "entropic_pi", "entropic_pi_antiwindup"]
+                "pi_entropy_coeff", "pi_entropy_coeff_designed", "pid_entropy_coeff", "pi_top_entropy_quantile",
+                "skywork_trl", "skywork_or1", "entropic_pi", "entropic_pi_antiwindup"]
 
 
 def test_every_preset_file_is_commented_loads_and_builds(presets) -> None:
