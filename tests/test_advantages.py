@@ -416,7 +416,7 @@ def test_weighted_rollouts_are_rejected_by_sampled_only_estimators(estimator: st
 def test_registry_holds_verl_names() -> None:
     assert ADV_ESTIMATORS.names() == sorted(
         ["grpo", "grpo_vectorized", "rloo", "rloo_vectorized", "opo", "reinforce_plus_plus",
-         "reinforce_plus_plus_baseline", "gpg", "reinforce_pm1"])
+         "reinforce_plus_plus_baseline", "gpg", "reinforce_pm1", "unlikeliness"])
 
 
 def test_defaults() -> None:

@@ -17,8 +17,10 @@ from entropic.advantages.estimators import (
 )
 from entropic.advantages.registry import ADV_ESTIMATORS, AdvantageFn
 from entropic.advantages.statistics import Groups, masked_whiten_per_run
+from entropic.advantages.unlikeliness import unlikeliness, unlikeliness_rewards
 
 __all__ = [
     "ADV_ESTIMATORS", "AdvantageConfig", "AdvantageFn", "Groups", "compute_advantages", "gpg", "grpo",
-    "masked_whiten_per_run", "opo", "reinforce_plus_plus", "reinforce_plus_plus_baseline", "rloo",
+    "masked_whiten_per_run", "opo", "reinforce_plus_plus", "reinforce_plus_plus_baseline", "rloo", "unlikeliness",
+    "unlikeliness_rewards",
 ]

@@ -16,7 +16,6 @@ runs them through the Hydra config tree and :mod:`~entropic.laws.report` writes 
 Importing this package registers the ``unlikeliness`` advantage estimator.
 """
 
-from entropic.laws import unlikeliness  # noqa: F401  (registers the advantage estimator)
 from entropic.laws.analyse import analyse_records, analyse_run
 from entropic.laws.fit import EntropyRewardFit, fit_entropy_reward
 from entropic.laws.percentiles import entropy_percentile_curves, passk_by_entropy_bucket

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from entropic.advantages import AdvantageConfig, compute_advantages
-from entropic.laws.unlikeliness import BETA_RANK, likelihood_rank, unlikeliness_rewards
+from entropic.advantages.unlikeliness import BETA_RANK, likelihood_rank, unlikeliness_rewards
 from entropic.protocol import Rollout
 
 

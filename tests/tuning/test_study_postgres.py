@@ -30,7 +30,8 @@ def test_two_workers_share_one_study(postgres_url: str, tmp_path: Path) -> None:
     trials = study.get_trials()
     states = Counter(t.state for t in trials)
     assert states[TrialState.RUNNING] == states[TrialState.WAITING] == 0
-    assert N_TRIALS <= len(trials) < N_TRIALS + BATCH
+    # each worker may ask for one batch past the target while the other is finishing its own
+    assert N_TRIALS <= len(trials) < N_TRIALS + 2 * BATCH
     told = [json.loads((tmp_path / f"worker{i}" / "tune_summary.json").read_text())["told"] for i in range(2)]
     assert all(told), "both workers ran trials"
     assert not set(told[0]) & set(told[1]), "no trial told twice"

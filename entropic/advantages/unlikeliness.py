@@ -7,7 +7,7 @@ sequence log-likelihood under the sampling policy (rank 0 = most likely), and a 
 reward is scaled by ``1 - beta_rank (G - 1 - rank) / G``, so the most likely correct sample is
 penalised most and the least likely sample of the group not at all.
 
-Registered as the advantage estimator ``unlikeliness`` when :mod:`entropic.laws` is imported
+Registered as the advantage estimator ``unlikeliness``
 (``advantage.adv_estimator=unlikeliness``). Choices the paper's text leaves open (METHODS §8.3,
 unverified): ranks are taken among all G samples of the group, ties go to the earlier row, and
 groups with fewer than two correct samples are left unchanged.
@@ -19,7 +19,9 @@ import dataclasses
 
 import torch
 
-from entropic.advantages import ADV_ESTIMATORS, AdvantageConfig, grpo
+from entropic.advantages.config import AdvantageConfig
+from entropic.advantages.estimators import grpo
+from entropic.advantages.registry import ADV_ESTIMATORS
 from entropic.protocol import Rollout
 
 BETA_RANK = 0.5
