@@ -301,11 +301,17 @@ def counted_trials(study: optuna.Study) -> int:
     return count
 
 
+OWNERLESS_GRACE_S = 2.0
+"""A running trial with no worker attribute this long after its start was asked by a worker that died."""
+
+
 def fail_stale_trials(study: optuna.Study, stale_after_s: float, worker: str) -> list[int]:
     """Fail (with the reason) and re-enqueue running trials whose worker died; returns their numbers.
 
     A worker on this machine is dead when its process is gone; a worker elsewhere when its
-    heartbeat (a study attribute refreshed during every batch) is older than ``stale_after_s``.
+    heartbeat (a study attribute refreshed during every batch) is older than ``stale_after_s``; a
+    trial that never got its worker's name (killed between ask and naming) after
+    :data:`OWNERLESS_GRACE_S`.
     """
     now, host = time.time(), socket.gethostname()
     heartbeats = {k[len("heartbeat:"):]: v for k, v in study.user_attrs.items() if k.startswith("heartbeat:")}
@@ -318,7 +324,9 @@ def fail_stale_trials(study: optuna.Study, stale_after_s: float, worker: str) ->
         last_seen = heartbeats.get(owner, started) if owner else started
         owner_host, _, pid = (owner or "").rpartition(":")
         dead = now - last_seen > stale_after_s
-        if owner and owner_host == host and pid.isdigit():
+        if owner is None:  # a live worker names itself right after asking; none means it died in between
+            dead = now - started > OWNERLESS_GRACE_S
+        elif owner_host == host and pid.isdigit():
             dead = not _process_alive(int(pid))
         if not dead:
             continue
