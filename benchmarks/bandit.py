@@ -60,8 +60,8 @@ def naive_grpo_seconds(prompts: int, arms: int, group: int, steps: int, lr: floa
 
 def entropic_seconds(prompts: int, arms: int, group: int, runs: int, steps: int) -> dict[str, float]:
     """Seconds per step of each of the five moves (and ``total``) for ``runs`` vectorised runs."""
-    backend = SoftmaxBanditBackend(BanditConfig(num_prompts=prompts, num_arms=arms, group_size=group),
-                                   num_runs=runs)
+    config = BanditConfig(num_prompts=prompts, num_arms=arms, group_size=group, return_logits=False)
+    backend = SoftmaxBanditBackend(config, num_runs=runs)  # GRPO needs no [B, T, K] logits copy
     objective, control, advantage = Objective(ObjectiveConfig()), Control(), AdvantageConfig()
     totals: dict[str, float] = defaultdict(float)
     for step in range(steps + 1):  # step 0 warms up
