@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from bandits.backend import SoftmaxBanditBackend
 from bandits.config import BanditConfig
+
+B = TypeVar("B")
+
+
+def backend_from_fields(backend: Callable[..., B], config: Callable[..., Any], num_runs: int,
+                        seeds: Sequence[int] | None, lr: float | Sequence[float] | None,
+                        fields: dict[str, Any]) -> B:
+    """``backend(config(**fields), num_runs, seeds, lr)`` from flat Hydra fields, shared by every simulator.
+
+    Sequences (e.g. OmegaConf lists) become lists; a single ``lr`` is stored in the config, a list of
+    them is passed on as one learning rate per run.
+    """
+    fields = {name: list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+              for name, value in fields.items()}
+    per_run = isinstance(lr, Sequence)
+    if lr is not None and not per_run:
+        fields["lr"] = float(lr)
+    return backend(config(**fields), num_runs=num_runs, seeds=None if seeds is None else list(seeds),
+                   lr=[float(x) for x in lr] if per_run else None)
 
 
 def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None,
@@ -24,11 +43,4 @@ def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None,
     **fields
         Any other :class:`BanditConfig` fields; sequences (e.g. from OmegaConf) become lists.
     """
-    fields = {name: list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
-              for name, value in fields.items()}
-    per_run = isinstance(lr, Sequence)
-    if lr is not None and not per_run:
-        fields["lr"] = float(lr)
-    return SoftmaxBanditBackend(BanditConfig(**fields), num_runs=num_runs,
-                                seeds=None if seeds is None else list(seeds),
-                                lr=[float(x) for x in lr] if per_run else None)
+    return backend_from_fields(SoftmaxBanditBackend, BanditConfig, num_runs, seeds, lr, fields)

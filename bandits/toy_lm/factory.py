@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bandits.factory import backend_from_fields
 from bandits.toy_lm.backend import ToyLMBackend
 from bandits.toy_lm.config import ToyLMConfig
 
@@ -24,10 +25,4 @@ def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None,
     **fields
         Any other :class:`ToyLMConfig` fields; sequences (e.g. from OmegaConf) become lists.
     """
-    fields = {name: list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
-              for name, value in fields.items()}
-    per_run = isinstance(lr, Sequence)
-    if lr is not None and not per_run:
-        fields["lr"] = float(lr)
-    return ToyLMBackend(ToyLMConfig(**fields), num_runs=num_runs, seeds=None if seeds is None else list(seeds),
-                        lr=[float(x) for x in lr] if per_run else None)
+    return backend_from_fields(ToyLMBackend, ToyLMConfig, num_runs, seeds, lr, fields)
