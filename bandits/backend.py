@@ -31,6 +31,7 @@ from bandits.policy import BanditPolicy
 from bandits.prior import initial_prior
 from bandits.rng import sample_categorical, uniform
 from bandits.rows import RowLayout, position_index, token_index
+from bandits.runs import PerRunLearningRate, run_seeds
 from bandits.task import BanditTask
 from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats
@@ -41,24 +42,12 @@ STREAM_REWARD = 1
 """RNG stream of the reward-noise draws."""
 
 
-def _as_runs(value: float | Sequence[float] | torch.Tensor, num_runs: int, dtype: torch.dtype,
-             name: str) -> torch.Tensor:
-    """A float or per-run sequence as a tensor ``[R]``; a wrong length raises ``ValueError``."""
-    tensor = torch.as_tensor(value, dtype=dtype).detach().clone()
-    if tensor.dim() == 0:
-        tensor = tensor.expand(num_runs).clone()
-    if tuple(tensor.shape) != (num_runs,):
-        raise ValueError(f"{name} must be a number or have one entry per run ({num_runs}), "
-                         f"got shape {list(tensor.shape)}")
-    return tensor
-
-
 def _entropy(logits: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
     """``-sum_a pi(a) log pi(a)`` over the last dimension (row-wise kernels only)."""
     return -(torch.softmax(logits, dim=-1) * log_probs).sum(-1)
 
 
-class SoftmaxBanditBackend:
+class SoftmaxBanditBackend(PerRunLearningRate):
     """R independent softmax-bandit runs sharing one task instance.
 
     Parameters
@@ -101,25 +90,12 @@ class SoftmaxBanditBackend:
         self.prior = initial_prior(config)
         self.policy = BanditPolicy(config, self.task, self.prior.logits, num_runs)
         self.optimizer = make_optimizer(config, list(self.policy.params.values()))
-        self.seeds = _as_runs(torch.arange(num_runs) + config.seed if seeds is None else seeds, num_runs,
-                              torch.long, "seeds")
+        self.seeds = run_seeds(config.seed, seeds, num_runs)
         self.lr = config.lr if lr is None else lr
         self.rollout_count = 0
         self.step_count = 0
         self._prior_log_probs = torch.log_softmax(self.policy.prior, dim=-1)  # [P, T, K]
         self._rows = RowLayout.build(config, self.task, num_runs)
-
-    @property
-    def lr(self) -> torch.Tensor:
-        """FloatTensor [R]: per-run learning rates; assign a float or a sequence / tensor of R values."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float | Sequence[float] | torch.Tensor) -> None:
-        lr = _as_runs(value, self.num_runs, self.dtype, "lr")
-        if not bool((lr > 0).all()):
-            raise ValueError(f"lr must be > 0 for every run, got {lr.tolist()}")
-        self._lr = lr
 
     # ----------------------------------------------------------------- protocol
     def rollout(self) -> Rollout:

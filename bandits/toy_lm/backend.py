@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from bandits.backend import _as_runs
 from bandits.optim import SGD, Adam, clip_per_run
 from bandits.rng import uniform
+from bandits.runs import PerRunLearningRate, run_seeds
 from bandits.toy_lm.config import ToyLMConfig
 from bandits.toy_lm.model import Params, generate, response_logits, stack_runs
 from bandits.toy_lm.pretrain import load_or_pretrain
@@ -38,7 +38,7 @@ EVAL_SET_SEED_OFFSET = 2_000_003
 """The evaluation set is ``Dataset.build(task, n, task_seed + offset)``, held out from training draws."""
 
 
-class ToyLMBackend:
+class ToyLMBackend(PerRunLearningRate):
     """R independent RL runs of a tiny transformer on one synthetic task.
 
     Parameters
@@ -81,24 +81,11 @@ class ToyLMBackend:
         values = list(self.params.values())
         self.optimizer = Adam(values, config.adam_beta1, config.adam_beta2, config.adam_eps) \
             if config.optimizer == "adam" else SGD()
-        self.seeds = _as_runs(torch.arange(num_runs) + config.seed if seeds is None else seeds, num_runs,
-                              torch.long, "seeds")
+        self.seeds = run_seeds(config.seed, seeds, num_runs)
         self.lr = config.lr if lr is None else lr
         self.rollout_count = 0
         self.step_count = 0
         self._response_stats: dict[str, torch.Tensor] = {}
-
-    @property
-    def lr(self) -> torch.Tensor:
-        """FloatTensor [R]: per-run learning rates; assign a float or a sequence / tensor of R values."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float | Sequence[float] | torch.Tensor) -> None:
-        lr = _as_runs(value, self.num_runs, self.dtype, "lr")
-        if not bool((lr > 0).all()):
-            raise ValueError(f"lr must be > 0 for every run, got {lr.tolist()}")
-        self._lr = lr
 
     def _token_stats(self, params: Params, prompts: torch.Tensor, tokens: torch.Tensor,
                      need_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
