@@ -42,9 +42,9 @@ STREAM_REWARD = 1
 """RNG stream of the reward-noise draws."""
 
 
-def _entropy(logits: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
+def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
     """``-sum_a pi(a) log pi(a)`` over the last dimension (row-wise kernels only)."""
-    return -(torch.softmax(logits, dim=-1) * log_probs).sum(-1)
+    return -(log_probs.exp() * log_probs).sum(-1)
 
 
 class SoftmaxBanditBackend(PerRunLearningRate):
@@ -96,6 +96,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self.step_count = 0
         self._prior_log_probs = torch.log_softmax(self.policy.prior, dim=-1)  # [P, T, K]
         self._rows = RowLayout.build(config, self.task, num_runs)
+        self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
 
     # ----------------------------------------------------------------- protocol
     def rollout(self) -> Rollout:
@@ -118,25 +119,24 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self.rollout_count += 1
         rows = self._rows
         with torch.no_grad():
-            logits = self.policy.logits()  # [R, P, T, K]
-            log_probs = torch.log_softmax(logits, dim=-1)
-            probs = torch.softmax(logits, dim=-1)
+            log_probs = torch.log_softmax(self.policy.logits(), dim=-1)  # [R, P, T, K]
             if rows.tokens is None:
-                tokens, correct, rewards = self._sample(probs, counter)
+                tokens, correct, rewards, old_log_probs, ref_log_probs = self._sample(log_probs, counter)
+                weights = None
             else:
                 tokens, correct, rewards = rows.tokens, rows.correct, rows.rewards
-            index = token_index(rows.run, rows.prompts, tokens, shape)  # [B, T]
-            weights = None if rows.tokens is None else self._exact_weights(probs.reshape(-1)[index])
-            old_log_probs = log_probs.reshape(-1)[index]
-            ref_log_probs = self._prior_log_probs.reshape(-1)[token_index(torch.zeros_like(rows.run), rows.prompts,
-                                                                          tokens, shape)]
+                index = token_index(rows.run, rows.prompts, tokens, shape)  # [B, T]
+                old_log_probs = log_probs.reshape(-1)[index]
+                weights = self._exact_weights(old_log_probs.exp())
+                ref_log_probs = self._prior_log_probs.reshape(-1)[token_index(torch.zeros_like(rows.run), rows.prompts,
+                                                                              tokens, shape)]
         return Rollout(tokens=tokens, mask=torch.ones(tokens.shape, dtype=self.dtype), rewards=rewards,
-                       group=rows.run * shape[0] + rows.prompts, old_log_probs=old_log_probs,
-                       ref_log_probs=ref_log_probs, run=rows.run, weights=weights, num_runs=self.num_runs,
-                       prompts=rows.prompts, extras={"correct": correct.to(self.dtype)})
+                       group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
+                       weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
+                       extras={"correct": correct.to(self.dtype)})
 
-    def _sample(self, probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Draw G responses per prompt from ``probs [R, P, T, K]`` and verify them.
+    def _sample(self, log_probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, ...]:
+        """Draw G responses per prompt from ``log_probs [R, P, T, K]``, verify them, read their log-probs.
 
         Returns
         -------
@@ -145,14 +145,29 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             Noise-free verdicts.
         rewards : FloatTensor [R * P * G]
             1 with probability ``reward_correct`` (correct) or ``reward_wrong`` (wrong), else 0.
+        old_log_probs, ref_log_probs : FloatTensor [R * P * G, T]
+            Current and reference log-probs of the drawn tokens.
         """
-        R, (P, T, _), G = self.num_runs, self.task.shape, self.config.group_size
+        R, (P, T, K), G = self.num_runs, self.task.shape, self.config.group_size
         u = uniform(self.seeds, counter, STREAM_SAMPLE, P * G * T, self.dtype)  # [R, P*G*T]
-        arms = sample_categorical(probs, u.view(R, P, G, T).transpose(-1, -2))  # [R, P, T, G]
-        tokens = arms.transpose(-1, -2).reshape(R * P * G, T)
-        correct = self.task.is_correct(self._rows.prompts, tokens)
-        noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
-        return tokens, correct, (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
+        u = u.view(R, P, G, T).transpose(-1, -2).reshape(R * P * T, G)
+        arms = sample_categorical(log_probs.exp().view(R * P * T, K), u).view(R, P * T, G)
+
+        def as_rows(per_position: torch.Tensor) -> torch.Tensor:
+            """``[R, P * T, G]`` (position-major) as response rows ``[R * P * G, T]``."""
+            return per_position.view(R, P, T, G).transpose(-1, -2).reshape(R * P * G, T)
+
+        def drawn(table: torch.Tensor) -> torch.Tensor:
+            """``table [R or 1, P, T, K]`` at the drawn arms, as rows ``[R * P * G, T]``."""
+            return as_rows(table.reshape(-1, P * T, K).expand(R, P * T, K).gather(-1, arms))
+
+        tokens = as_rows(arms)
+        correct = drawn(self.task.correct).all(-1)
+        rewards = correct.to(self.dtype)
+        if self.task.reward_correct < 1.0 or self.task.reward_wrong > 0.0:
+            noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
+            rewards = (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
+        return tokens, correct, rewards, drawn(log_probs), drawn(self._prior_log_probs)
 
     def _exact_weights(self, token_probs: torch.Tensor) -> torch.Tensor:
         """``G * pi(response) * P(reward | response)`` ``[B]`` from the tokens' probabilities ``[B, T]``."""
@@ -184,7 +199,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         token_log_probs = log_probs.reshape(-1).index_select(0, positions * K + rollout.tokens.reshape(-1))
         entropy = None
         if need_entropy:
-            entropy = _entropy(logits, log_probs).reshape(-1).index_select(0, positions).view(B, T)
+            entropy = _entropy(log_probs).reshape(-1).index_select(0, positions).view(B, T)
         row_logits = None
         if self.config.return_logits:
             row_logits = logits.reshape(-1, K).index_select(0, positions).view(B, T, K)
@@ -241,7 +256,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             for k in self.config.eval_k:
                 if k != 1:
                     metrics[f"eval/pass@{k}"] = pass_at_k_from_probability(success, k).mean(-1)
-            metrics["eval/entropy"] = _entropy(logits, log_probs).mean(-1).mean(-1)
+            metrics["eval/entropy"] = _entropy(log_probs).mean(-1).mean(-1)
             metrics["eval/correct_mass"] = correct_probability.mean(-1)
             metrics["eval/correct_entropy"] = correct_entropy.mean(-1).mean(-1)
         return metrics

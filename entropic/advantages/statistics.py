@@ -1,9 +1,8 @@
 """Vectorised group statistics and per-run whitening behind the advantage estimators.
 
-Groups (prompts) are numbered once with ``torch.unique(return_inverse=True)``; every group
-statistic is then an ``index_add`` or ``scatter_reduce`` over rows, with no Python loop over
-groups. Sums accumulate in row order, so a run's groups get the same numbers whether the run is
-alone or batched with others. Batch-level statistics (whitening) are taken per run.
+Groups (prompts) are the :class:`~entropic.segments.Segments` of ``rollout.group``; every
+group statistic is a pairwise fold or a max/min over the group's rows, with no Python loop over
+groups, so a run's groups get the same numbers whether the run is alone or batched with others. Batch-level statistics (whitening) are taken per run.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import torch
 
 from entropic.protocol import Rollout
 from entropic.reduce import gather_runs, masked_mean_per_run, sum_per_run
+from entropic.segments import Segments
 
 WHITEN_EPS = 1e-8
 """verl ``masked_whiten``: ``(x - mean) * rsqrt(var + 1e-8)``."""
@@ -25,16 +25,13 @@ class Groups:
 
     Attributes
     ----------
-    index : LongTensor [B]
-        Dense group number of each row, in ``[0, K)``.
-    num_groups : int
-        K, the number of distinct group ids.
+    segments : Segments
+        Rows of each group (groups numbered in increasing id order).
     size : FloatTensor [K]
         Rows per group.
     """
 
-    index: torch.Tensor
-    num_groups: int
+    segments: Segments
     size: torch.Tensor
 
     @classmethod
@@ -43,28 +40,32 @@ class Groups:
 
         Raises ``ValueError`` when a group id holds rows of several runs (ids must be unique across runs).
         """
-        ids, index = torch.unique(rollout.group, return_inverse=True)
-        ones = torch.ones(index.shape, dtype=dtype, device=index.device)
-        groups = cls(index, ids.numel(), sum_per_run(ones, index, ids.numel()))
+        segments, ids = Segments.of_ids(rollout.group)
+        groups = cls(segments, segments.counts.to(dtype))
         run = rollout.run_ids()
-        mixed = groups.reduce(run, "amax") != groups.reduce(run, "amin")  # [K]
-        if bool(mixed.any()):
+        stray = segments.rows(segments.first(run)) != run  # [B]: a row of another run than its group's first
+        if bool(stray.any()):
+            mixed = torch.unique(segments.index[stray])
             raise ValueError(f"Rollout.group ids must be unique across runs; ids {ids[mixed].tolist()} "
                              f"hold rows of several runs")
         return groups
 
+    @property
+    def num_groups(self) -> int:
+        """K, the number of distinct group ids."""
+        return self.segments.num_segments
+
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum row values ``[B]`` over each group: ``[K]``."""
-        return sum_per_run(values, self.index, self.num_groups)
+        return self.segments.sum(values)
 
     def rows(self, values: torch.Tensor) -> torch.Tensor:
         """Broadcast group values ``[K]`` to their rows: ``[B]``."""
-        return gather_runs(values, self.index)
+        return self.segments.rows(values)
 
     def reduce(self, values: torch.Tensor, how: str) -> torch.Tensor:
-        """``scatter_reduce`` (``"amax"``, ``"amin"``) of row values ``[B]`` over each group: ``[K]``."""
-        out = values.new_zeros(self.num_groups)
-        return out.scatter_reduce(0, self.index, values, reduce=how, include_self=False)
+        """``"amax"`` or ``"amin"`` of row values ``[B]`` over each group: ``[K]``."""
+        return self.segments.amax(values) if how == "amax" else self.segments.amin(values)
 
     def mean(self, values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Weighted mean ``sum_b w_b v_b / sum_b w_b`` of each group (plain mean without ``weights``).

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import torch
 
-from entropic.objectives.modifiers import top_entropy_mask
+from entropic.objectives.modifiers import above_threshold
 from entropic.reduce import masked_mean_per_run, quantile_per_run
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9, 0.99)
@@ -73,10 +73,11 @@ def entropy_summary(entropy: torch.Tensor, mask: torch.Tensor, run: torch.Tensor
     for q in quantiles:
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"quantile levels must lie in [0, 1], got {q}")
-        level = torch.full((num_runs,), q, dtype=values.dtype, device=values.device)
-        summary[quantile_key(q)] = quantile_per_run(values, mask, run, num_runs, level)
-    share = torch.full((num_runs,), top_share, dtype=values.dtype, device=values.device)
-    top = top_entropy_mask(values, mask, run, num_runs, share).to(values.dtype)
+    levels = torch.tensor([*quantiles, 1.0 - top_share], dtype=values.dtype, device=values.device)
+    per_run = quantile_per_run(values, mask, run, num_runs, levels.expand(num_runs, -1).contiguous())  # [R, Q+1]
+    for i, q in enumerate(quantiles):
+        summary[quantile_key(q)] = per_run[:, i]
+    top = above_threshold(values, mask, run, per_run[:, -1]).to(values.dtype)
     summary[top_share_key(top_share)] = masked_mean_per_run(values, measure * top, run, num_runs)
     return summary
 

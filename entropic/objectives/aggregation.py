@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from entropic.reduce import sum_per_run
+from entropic.reduce import row_sum, sum_per_run
 
 AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 
@@ -67,16 +67,19 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
     check_agg_mode(mode)
     if run is None:
         run = torch.zeros(loss_mat.shape[0], dtype=torch.long, device=loss_mat.device)
-    w = torch.ones(loss_mat.shape[0], dtype=loss_mat.dtype, device=loss_mat.device) if weights is None \
-        else weights
-    token_sum = (loss_mat * mask).sum(-1)  # [B]
-    lengths = mask.sum(-1)  # [B]
+
+    def total(rows: torch.Tensor) -> torch.Tensor:
+        """Per-run sum ``[R]`` of row values ``[B]``, weighted by ``weights`` when given."""
+        return sum_per_run(rows if weights is None else weights * rows, run, num_runs)
+
+    token_sum = row_sum(loss_mat * mask)  # [B]
+    lengths = row_sum(mask)  # [B]
     if mode == "token-mean":
-        return _safe_divide(sum_per_run(w * token_sum, run, num_runs), sum_per_run(w * lengths, run, num_runs))
+        return _safe_divide(total(token_sum), total(lengths))
     if mode == "seq-mean-token-sum-norm":
         scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
-        return sum_per_run(w * token_sum, run, num_runs) / scale
-    valid_seqs = sum_per_run(w * (lengths > 0).to(loss_mat.dtype), run, num_runs)
+        return total(token_sum) / scale
+    valid_seqs = total((lengths > 0).to(loss_mat.dtype))
     if mode == "seq-mean-token-sum":
-        return _safe_divide(sum_per_run(w * token_sum, run, num_runs), valid_seqs)
-    return _safe_divide(sum_per_run(w * token_sum / (lengths + 1e-8), run, num_runs), valid_seqs)
+        return _safe_divide(total(token_sum), valid_seqs)
+    return _safe_divide(total(token_sum / (lengths + 1e-8)), valid_seqs)

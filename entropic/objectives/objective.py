@@ -75,17 +75,19 @@ class Objective:
                             loss_scale_factor=cfg.loss_scale_factor, weights=batch.weights)
         policy = self.policy_loss.fn(batch, control)
         metrics: Metrics = dict(policy.metrics)
-        weight = torch.ones_like(batch.mask)
-        keep = torch.ones_like(batch.mask)
+        weight, keep = None, None  # None: 1 everywhere
         for part in self.modifiers:
             w, part_metrics = part.fn(batch, control)
-            weight = weight * w
+            weight = w if weight is None else weight * w
             if part.selects:
-                keep = keep * w
+                keep = w if keep is None else keep * w
             metrics.update(part_metrics)
-        pg_loss = agg_loss(policy.token_loss * weight, batch.mask, policy.agg_mode or cfg.loss_agg_mode,
+        token_loss = policy.token_loss if weight is None else policy.token_loss * weight
+        pg_loss = agg_loss(token_loss, batch.mask, policy.agg_mode or cfg.loss_agg_mode,
                            batch.run, batch.num_runs, cfg.loss_scale_factor, batch.weights)
         loss = pg_loss
+        if keep is None and self.terms:
+            keep = torch.ones_like(batch.mask)
         for name, part in self.terms:
             term_loss, part_metrics = part.fn(batch, control, aggregate, keep, cfg)
             loss = loss + term_loss
