@@ -190,8 +190,8 @@ class Trainer:
                 stats = self.backend.score(mini_batch, need_entropy=True)
                 observation = self.observe(self.optimizer_step, mini_batch, stats, mini_adv)
                 metrics: dict[str, torch.Tensor] = {}
-                if self.controller is not None:
-                    self.control = self.controller.update(observation, self.control)
+                if self.controller is not None:  # the guard, not Control's validation, reports a diverged run
+                    self.control = self.controller.update(observation.finite(self.diverged_at >= 0), self.control)
                     metrics.update(self.controller.metrics)
                 batch = PolicyBatch.from_step(mini_batch, stats, mini_adv, self.generators)
                 loss, objective_metrics = self.objective(batch, self.control)

@@ -203,6 +203,27 @@ class Observation:
         except KeyError:
             raise ValueError(f"sensor {name!r} is not observed; available: {sorted(self.values)}") from None
 
+    def finite(self, diverged: torch.Tensor) -> Observation:
+        """The readings with every non-finite value, and every value of a ``diverged`` run, replaced by 0.
+
+        A run whose parameters went non-finite reads NaN before the loop's divergence guard sees its
+        loss; a controller acting on that reading would write NaN into :class:`Control`, which refuses
+        it for every run. Finite readings of the other runs are returned as they are.
+
+        Parameters
+        ----------
+        diverged : BoolTensor [R]
+            Runs already marked diverged.
+
+        Returns
+        -------
+        Observation
+            Same step and names, every reading ``[R]`` finite.
+        """
+        values = {name: torch.where(diverged | ~torch.isfinite(value), torch.zeros_like(value), value)
+                  for name, value in self.values.items()}
+        return Observation(step=self.step, values=values)
+
 
 @runtime_checkable
 class Backend(Protocol):

@@ -12,6 +12,7 @@ import torch
 
 from entropic.experiment import build_trainer
 from entropic.loop import Diverged
+from entropic.protocol import Observation
 
 
 def _metrics(path: Path) -> list[dict]:
@@ -67,6 +68,30 @@ def test_one_diverging_run_does_not_stop_the_others(make_config, tmp_path: Path)
     summary = trainer.fit(progress=False)
     assert summary["diverged_at_step"] == [-1, 1]
     assert summary["final_per_run"]["eval/pass@1"][0] > 0
+
+
+def test_the_controller_view_zeroes_non_finite_readings_and_diverged_runs() -> None:
+    observation = Observation(3, {"a": torch.tensor([1.0, float("nan"), 2.0]),
+                                  "b": torch.tensor([float("inf"), 5.0, -1.0])})
+    view = observation.finite(torch.tensor([False, False, True]))
+    assert view.step == 3
+    assert view["a"].tolist() == [1.0, 0.0, 0.0] and view["b"].tolist() == [0.0, 5.0, 0.0]
+
+
+def test_a_diverging_run_under_a_controller_is_reported_by_the_guard(make_config, tmp_path: Path) -> None:
+    common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "backend.optimizer=adam", "trainer.steps=6"]
+    batched = build_trainer(make_config(*common, "num_runs=2", "run_seeds=[3,4]", "backend.lr=[0.05,1e38]"),
+                            tmp_path / "batched")
+    summary = batched.fit(progress=False)  # the NaN entropy of run 1 reaches its PI law before the loss does
+    assert summary["diverged_at_step"] == [-1, 1]
+    alone = build_trainer(make_config(*common, "seed=3", "backend.lr=0.05"), tmp_path / "alone")
+    alone.fit(progress=False)
+    rows_batched, rows_alone = _metrics(tmp_path / "batched"), _metrics(tmp_path / "alone")
+    for row_b, row_a in zip(rows_batched, rows_alone, strict=True):
+        for name, value in row_a.items():
+            if name != "step":
+                assert row_b[name][0] == value, (row_a["step"], name)
+    assert rows_batched[-1]["entropy/mean"][1] is None  # the diverged run's log keeps its NaN reading
 
 
 def test_multirun_sweeps_objectives_and_seeds(tmp_path: Path) -> None:
