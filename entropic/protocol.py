@@ -239,7 +239,11 @@ class Backend(Protocol):
       optimizer on its own loss; it returns per-run diagnostics (``"grad/norm"``, ...).
     - ``evaluate()`` returns per-run evaluation metrics ``[R]`` (``"eval/pass@1"``, ...).
     - ``state_dict()`` / ``load_state_dict()`` hold everything needed to resume to the same
-      trajectory: parameters, optimizer, RNG streams.
+      trajectory: parameters, optimizer, RNG streams (and the reference, once reset).
+
+    Optional capabilities, not required by this protocol (the loop checks them with
+    ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset` and
+    :class:`SupportsOptimizerReset`.
     """
 
     num_runs: int
@@ -255,6 +259,26 @@ class Backend(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class SupportsReferenceReset(Protocol):
+    """Optional backend capability: ProRL's hard reset of the reference policy (arXiv 2505.24864).
+
+    ``reset_reference()`` makes each run's current policy its reference: the next rollouts' (and
+    ``state_dict``'s) ``ref_log_probs`` are those of the policy at the reset, so a KL term to the
+    reference starts again from 0 and stops holding the policy at its start.
+    """
+
+    def reset_reference(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsOptimizerReset(Protocol):
+    """Optional backend capability: ``reset_optimizer()`` restarts every run's optimizer from a fresh
+    state (moments and step count of Adam), as ProRL does with its reference resets."""
+
+    def reset_optimizer(self) -> None: ...
 
 
 @runtime_checkable

@@ -21,6 +21,8 @@ from entropic.experiment import build_trainer
     ("advantage.beta_rank=1.5", "advantage.beta_rank must lie in [0, 1], got 1.5"),
     ("trainer.steps=0", "trainer.steps"),
     ("trainer.ppo_mini_batch_size=0", "trainer.ppo_mini_batch_size"),
+    ("trainer.reference_reset_every=-1", "trainer.reference_reset_every must be >= 0"),
+    ("trainer.reference_reset_optimizer=true", "reference_reset_optimizer=true needs trainer.reference_reset_every"),
     ("num_runs=0", "num_runs"),
     ("run_seeds=[1,2]", "run_seeds"),
     ("control.clip_ratio_high=[0.2,0.3]", "runs"),
