@@ -66,7 +66,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
     task : BanditTask
         Correct arms, difficulty, reward probabilities.
     prior : Prior
-        The calibrated initial (and reference) policy.
+        The calibrated initial policy, the reference until :meth:`reset_reference`.
     policy : BanditPolicy
         Parameters and logits ``[R, P, T, K]``.
     lr : FloatTensor [R]
@@ -95,6 +95,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self.rollout_count = 0
         self.step_count = 0
         self._prior_log_probs = torch.log_softmax(self.policy.prior, dim=-1)  # [P, T, K]
+        self._reference_log_probs: torch.Tensor | None = None  # [R, P, T, K] once reset
         self._rows = RowLayout.build(config, self.task, num_runs)
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
 
@@ -111,8 +112,9 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         -------
         Rollout
             ``tokens [B, T]``, ``rewards [B]``, ``group [B]``, ``old_log_probs``/``ref_log_probs
-            [B, T]`` (reference = the initial policy), ``run [B]``, ``prompts [B]`` (prompt ids),
-            ``weights [B]`` in exact mode, and ``extras["correct"] [B]`` (noise-free verdict, 0/1).
+            [B, T]`` (reference = the initial policy, or the policy at the last :meth:`reset_reference`),
+            ``run [B]``, ``prompts [B]`` (prompt ids), ``weights [B]`` in exact mode, and
+            ``extras["correct"] [B]`` (noise-free verdict, 0/1).
         """
         shape = self.task.shape
         counter = self.rollout_count
@@ -128,12 +130,20 @@ class SoftmaxBanditBackend(PerRunLearningRate):
                 index = token_index(rows.run, rows.prompts, tokens, shape)  # [B, T]
                 old_log_probs = log_probs.reshape(-1)[index]
                 weights = self._exact_weights(old_log_probs.exp())
-                ref_log_probs = self._prior_log_probs.reshape(-1)[token_index(torch.zeros_like(rows.run), rows.prompts,
-                                                                              tokens, shape)]
+                ref_log_probs = self._reference_token_log_probs(index, tokens)
         return Rollout(tokens=tokens, mask=torch.ones(tokens.shape, dtype=self.dtype), rewards=rewards,
                        group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
                        weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
                        extras={"correct": correct.to(self.dtype)})
+
+    def _reference_token_log_probs(self, index: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """``log pi_ref`` ``[B, T]`` of the rollout's ``tokens`` at flat positions ``index`` ``[B, T]`` of
+        ``[R, P, T, K]``: the prior's (one table shared by the runs) until the first reset, then each run's own."""
+        if self._reference_log_probs is not None:
+            return self._reference_log_probs.reshape(-1)[index]
+        rows = self._rows
+        return self._prior_log_probs.reshape(-1)[token_index(torch.zeros_like(rows.run), rows.prompts, tokens,
+                                                             self.task.shape)]
 
     def _sample(self, log_probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, ...]:
         """Draw G responses per prompt from ``log_probs [R, P, T, K]``, verify them, read their log-probs.
@@ -167,7 +177,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         if self.task.reward_correct < 1.0 or self.task.reward_wrong > 0.0:
             noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
             rewards = (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
-        return tokens, correct, rewards, drawn(log_probs), drawn(self._prior_log_probs)
+        reference = self._prior_log_probs if self._reference_log_probs is None else self._reference_log_probs
+        return tokens, correct, rewards, drawn(log_probs), drawn(reference)
 
     def _exact_weights(self, token_probs: torch.Tensor) -> torch.Tensor:
         """``G * pi(response) * P(reward | response)`` ``[B]`` from the tokens' probabilities ``[B, T]``."""
@@ -261,13 +272,29 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             metrics["eval/correct_entropy"] = correct_entropy.mean(-1).mean(-1)
         return metrics
 
+    # ------------------------------------------------------- ProRL's resets
+    def reset_reference(self) -> None:
+        """Make each run's current policy its reference (:class:`~entropic.protocol.SupportsReferenceReset`).
+
+        The reference becomes a per-run copy of the current log-probs ``[R, P, T, K]``, so the next
+        rollout's ``ref_log_probs`` equal its ``old_log_probs`` until the policy moves.
+        """
+        with torch.no_grad():
+            self._reference_log_probs = torch.log_softmax(self.policy.logits(), dim=-1)
+
+    def reset_optimizer(self) -> None:
+        """Restart every run's optimiser state (:class:`~entropic.protocol.SupportsOptimizerReset`)."""
+        self.optimizer.reset()
+
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
-        """Parameters, optimiser moments, learning rates, seeds and the RNG / step counters."""
+        """Parameters, optimiser moments, learning rates, seeds, the RNG / step counters and the reset
+        reference log-probs (``None`` while the reference is the prior)."""
         return {
             "params": {name: p.detach().clone() for name, p in self.policy.params.items()},
             "optimizer": self.optimizer.state_dict(), "lr": self.lr.clone(), "seeds": self.seeds.clone(),
             "rollout_count": self.rollout_count, "step_count": self.step_count,
+            "reference_log_probs": None if self._reference_log_probs is None else self._reference_log_probs.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -284,4 +311,9 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self.seeds = state["seeds"].clone()
         self.rollout_count = int(state["rollout_count"])
         self.step_count = int(state["step_count"])
+        reference = state["reference_log_probs"]
+        if reference is not None and tuple(reference.shape) != (self.num_runs, *self.task.shape):
+            raise ValueError(f"state_dict reference_log_probs has shape {list(reference.shape)}, this backend "
+                             f"{[self.num_runs, *self.task.shape]} (different config or num_runs)")
+        self._reference_log_probs = None if reference is None else reference.clone()
 

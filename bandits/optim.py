@@ -69,6 +69,9 @@ class SGD:
             for param, grad in zip(params, grads, strict=True):
                 param.sub_(_per_run(lr, grad) * grad)
 
+    def reset(self) -> None:
+        """Nothing to restart: plain gradient descent has no state."""
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -108,6 +111,12 @@ class Adam:
                 denom = v.sqrt() / correction2_sqrt + self.eps
                 step_size = _per_run(lr / correction1, param)
                 param.sub_(step_size * (m / denom))
+
+    def reset(self) -> None:
+        """Restart from a fresh state: zero moments, step count 0 (the next step is a first step again)."""
+        self.t = 0
+        for moment in self.m + self.v:
+            moment.zero_()
 
     def state_dict(self) -> dict[str, Any]:
         return {"t": self.t, "m": [m.clone() for m in self.m], "v": [v.clone() for v in self.v]}

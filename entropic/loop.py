@@ -11,8 +11,9 @@ Per rollout step::
             loss, metrics = objective(PolicyBatch.from_step(...), control)
             backend.apply(loss)
 
-Logging (``metrics.jsonl`` + TensorBoard), evaluation, checkpoints and resume, and the
-divergence guard live here once, for the simulators and the LLM backend alike.
+Logging (``metrics.jsonl`` + TensorBoard), evaluation, checkpoints and resume, the
+divergence guard and ProRL's periodic reference resets live here once, for the simulators and
+the LLM backend alike.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from entropic.control import Control
 from entropic.metrics import logp_advantage_covariance
 from entropic.objectives import Objective, PolicyBatch
 from entropic.observe import observe
-from entropic.protocol import Backend, Controller, Observation, Rollout
+from entropic.protocol import (
+    Backend,
+    Controller,
+    Observation,
+    Rollout,
+    SupportsOptimizerReset,
+    SupportsReferenceReset,
+)
 from entropic.run_log import RunLog
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,15 @@ class TrainerConfig:
         Write the token-entropy histogram to TensorBoard every this many steps (0 = never).
     tensorboard : bool
         Write TensorBoard event files beside ``metrics.jsonl``.
+    reference_reset_every : int
+        Make the current policy the KL reference every this many rollout steps, before the rollout
+        of steps N, 2N, ... (ProRL's hard reset, arXiv 2505.24864; 0 = never, the reference stays the
+        initial policy). Needs a backend with ``reset_reference()``
+        (:class:`~entropic.protocol.SupportsReferenceReset`).
+    reference_reset_optimizer : bool
+        Also restart the optimizer state (Adam's moments and step count) at each reference reset,
+        as ProRL does; needs ``reference_reset_every > 0`` and a backend with ``reset_optimizer()``
+        (:class:`~entropic.protocol.SupportsOptimizerReset`). Default False: only the reference moves.
     """
 
     steps: int = 500
@@ -72,12 +89,17 @@ class TrainerConfig:
     checkpoint_every: int = 100
     histogram_every: int = 50
     tensorboard: bool = True
+    reference_reset_every: int = 0
+    reference_reset_optimizer: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "ppo_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("eval_every", "checkpoint_every", "histogram_every"):
+        if self.reference_reset_optimizer and self.reference_reset_every == 0:
+            raise ValueError("trainer.reference_reset_optimizer=true needs trainer.reference_reset_every > 0 "
+                             "(the optimizer is reset with the reference)")
+        for name in ("eval_every", "checkpoint_every", "histogram_every", "reference_reset_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"trainer.{name} must be >= 0 (0 = never), got {getattr(self, name)}")
         if self.ppo_mini_batch_size is not None and self.ppo_mini_batch_size < 1:
@@ -133,6 +155,7 @@ class Trainer:
         self._pending_histogram: torch.Tensor | None = None
         self._last_entropy: torch.Tensor | None = None
         self._check_knobs()
+        self._check_reference_reset()
         self.run_log = RunLog(self.output_dir, self.num_runs, tensorboard=config.tensorboard)
 
     def _check_knobs(self) -> None:
@@ -152,6 +175,26 @@ class Trainer:
             warnings.warn(f"{sorted(inert)} only act when the importance ratio leaves 1, but the loop makes one "
                           f"update per rollout batch (trainer.ppo_epochs=1, ppo_mini_batch_size=null): they "
                           f"have no effect. Set ppo_epochs > 1 or a smaller ppo_mini_batch_size.", stacklevel=2)
+
+    def _check_reference_reset(self) -> None:
+        """Refuse reference (and optimizer) resets on a backend without the capability."""
+        needs = []
+        if self.config.reference_reset_every:
+            needs.append(("reference_reset_every", SupportsReferenceReset, "reset_reference"))
+        if self.config.reference_reset_optimizer:
+            needs.append(("reference_reset_optimizer", SupportsOptimizerReset, "reset_optimizer"))
+        for name, capability, method in needs:
+            if not isinstance(self.backend, capability):
+                raise ValueError(f"trainer.{name}={getattr(self.config, name)} needs a backend with {method}(); "
+                                 f"{type(self.backend).__name__} has none (set trainer.{name} to its default)")
+
+    def _reset_reference_if_due(self) -> None:
+        """ProRL's hard reset before the rollout of steps N, 2N, ... (``reference_reset_every`` = N)."""
+        every = self.config.reference_reset_every
+        if every and self.step > 0 and self.step % every == 0:
+            self.backend.reset_reference()
+            if self.config.reference_reset_optimizer:
+                self.backend.reset_optimizer()
 
     # ---------------------------------------------------------------- the step
     def _mini_batches(self, rollout: Rollout) -> Iterator[torch.Tensor]:
@@ -179,6 +222,7 @@ class Trainer:
         update. ``entropy/delta`` is the change of ``entropy/mean`` over the previous step's updates,
         the quantity the covariance law predicts (``entropy/cov_logp_adv`` > 0 predicts a fall).
         """
+        self._reset_reference_if_due()
         rollout = self.backend.rollout()
         advantages = compute_advantages(rollout, self.advantage)
         totals: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(self.num_runs, dtype=torch.float64))
@@ -190,8 +234,8 @@ class Trainer:
                 stats = self.backend.score(mini_batch, need_entropy=True)
                 observation = self.observe(self.optimizer_step, mini_batch, stats, mini_adv)
                 metrics: dict[str, torch.Tensor] = {}
-                if self.controller is not None:
-                    self.control = self.controller.update(observation, self.control)
+                if self.controller is not None:  # the guard, not Control's validation, reports a diverged run
+                    self.control = self.controller.update(observation.finite(self.diverged_at >= 0), self.control)
                     metrics.update(self.controller.metrics)
                 batch = PolicyBatch.from_step(mini_batch, stats, mini_adv, self.generators)
                 loss, objective_metrics = self.objective(batch, self.control)

@@ -203,6 +203,27 @@ class Observation:
         except KeyError:
             raise ValueError(f"sensor {name!r} is not observed; available: {sorted(self.values)}") from None
 
+    def finite(self, diverged: torch.Tensor) -> Observation:
+        """The readings with every non-finite value, and every value of a ``diverged`` run, replaced by 0.
+
+        A run whose parameters went non-finite reads NaN before the loop's divergence guard sees its
+        loss; a controller acting on that reading would write NaN into :class:`Control`, which refuses
+        it for every run. Finite readings of the other runs are returned as they are.
+
+        Parameters
+        ----------
+        diverged : BoolTensor [R]
+            Runs already marked diverged.
+
+        Returns
+        -------
+        Observation
+            Same step and names, every reading ``[R]`` finite.
+        """
+        values = {name: torch.where(diverged | ~torch.isfinite(value), torch.zeros_like(value), value)
+                  for name, value in self.values.items()}
+        return Observation(step=self.step, values=values)
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -218,7 +239,11 @@ class Backend(Protocol):
       optimizer on its own loss; it returns per-run diagnostics (``"grad/norm"``, ...).
     - ``evaluate()`` returns per-run evaluation metrics ``[R]`` (``"eval/pass@1"``, ...).
     - ``state_dict()`` / ``load_state_dict()`` hold everything needed to resume to the same
-      trajectory: parameters, optimizer, RNG streams.
+      trajectory: parameters, optimizer, RNG streams (and the reference, once reset).
+
+    Optional capabilities, not required by this protocol (the loop checks them with
+    ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset` and
+    :class:`SupportsOptimizerReset`.
     """
 
     num_runs: int
@@ -234,6 +259,26 @@ class Backend(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class SupportsReferenceReset(Protocol):
+    """Optional backend capability: ProRL's hard reset of the reference policy (arXiv 2505.24864).
+
+    ``reset_reference()`` makes each run's current policy its reference: the next rollouts' (and
+    ``state_dict``'s) ``ref_log_probs`` are those of the policy at the reset, so a KL term to the
+    reference starts again from 0 and stops holding the policy at its start.
+    """
+
+    def reset_reference(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsOptimizerReset(Protocol):
+    """Optional backend capability: ``reset_optimizer()`` restarts every run's optimizer from a fresh
+    state (moments and step count of Adam), as ProRL does with its reference resets."""
+
+    def reset_optimizer(self) -> None: ...
 
 
 @runtime_checkable

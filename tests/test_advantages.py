@@ -421,8 +421,8 @@ def test_registry_holds_verl_names() -> None:
 
 def test_defaults() -> None:
     config = AdvantageConfig()
-    assert (config.adv_estimator, config.norm_adv_by_std_in_grpo, config.gamma, config.epsilon) == \
-        ("grpo", True, 1.0, 1e-6)
+    assert (config.adv_estimator, config.norm_adv_by_std_in_grpo, config.gamma, config.epsilon,
+            config.beta_rank) == ("grpo", True, 1.0, 1e-6, 0.5)
 
 
 @pytest.mark.parametrize("options,field", [
@@ -430,6 +430,8 @@ def test_defaults() -> None:
     ({"gamma": 1.5}, r"advantage\.gamma"),
     ({"gamma": -0.1}, r"advantage\.gamma"),
     ({"epsilon": 0.0}, r"advantage\.epsilon"),
+    ({"beta_rank": 1.5}, r"advantage\.beta_rank must lie in \[0, 1\]"),
+    ({"beta_rank": -0.1}, r"advantage\.beta_rank"),
 ])
 def test_invalid_config_names_the_field(options: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):

@@ -183,25 +183,6 @@ def lean_observe(step: int, rollout: Rollout, stats: TokenStats, advantages: tor
     return Observation(step=step, values=values)
 
 
-def finite_readings(observe_fn: Callable[..., Observation]) -> Callable[..., Observation]:
-    """``observe_fn`` with non-finite readings replaced by 0.
-
-    A run whose parameters went non-finite reads NaN; its controller would write NaN into
-    :class:`~entropic.control.Control`, which refuses it and would stop every run of the batch.
-    With a finite placeholder the step goes on, the loop's divergence guard marks the run (its
-    loss is NaN in the same step) and the trial fails with that reason; finite readings, i.e.
-    every healthy run, are untouched.
-    """
-
-    def observe_finite(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor) -> Observation:
-        observation = observe_fn(step, rollout, stats, advantages)
-        values = {name: value if bool(torch.isfinite(value).all()) else torch.nan_to_num(
-            value, nan=0.0, posinf=0.0, neginf=0.0) for name, value in observation.values.items()}
-        return Observation(step=observation.step, values=values)
-
-    return observe_finite
-
-
 @dataclass
 class Simulator:
     """The study-level half of a simulation: backend, loop lengths and a scratch directory.
@@ -326,7 +307,7 @@ class Simulator:
         lean = self.lean and required <= set(LEAN_SENSORS)
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
         return Trainer(backend, Objective(objective_config), advantage_config, control, controller, config,
-                       self.workdir, run_seeds, observe=finite_readings(lean_observe if lean else observe))
+                       self.workdir, run_seeds, observe=lean_observe if lean else observe)
 
 
 def _per_run_control(controls: list[Control], seeds: int) -> Control:

@@ -12,7 +12,8 @@ batched (``tests/toy_lm/test_toy_lm_identity.py``).
 Log-probs and entropy are those of the sampling distribution, ``softmax(logits / temperature)``
 (verl divides logits by the rollout temperature): ``old_log_probs`` is a no-grad teacher-forced pass
 identical to what ``score`` computes on the same rows, ``sample_log_probs`` what the sampler saw
-(equal up to rounding: it ran with a key/value cache), ``ref_log_probs`` the warm-start model's.
+(equal up to rounding: it ran with a key/value cache), ``ref_log_probs`` the reference model's (the
+warm start, or the policy at the last :meth:`ToyLMBackend.reset_reference`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class ToyLMBackend(PerRunLearningRate):
     params : dict[str, FloatTensor [R, ...]]
         The runs' parameters (leaves the optimiser updates).
     reference : dict[str, FloatTensor [R, ...]] or None
-        The warm-start parameters, for ``ref_log_probs``.
+        The reference parameters, for ``ref_log_probs``: the warm start, or each run's parameters at
+        the last :meth:`reset_reference`; ``None`` without ``use_reference``.
     prior_stats : dict[str, float]
         The warm start's calibrated pass@1 (``accuracy``), ``entropy``, ``alpha``, ``steps``.
     train_set, eval_set : Dataset
@@ -254,10 +256,27 @@ class ToyLMBackend(PerRunLearningRate):
             })
         return metrics
 
+    # ------------------------------------------------------- ProRL's resets
+    def reset_reference(self) -> None:
+        """Make each run's current parameters its reference (:class:`~entropic.protocol.SupportsReferenceReset`).
+
+        The next rollout's ``ref_log_probs`` then equal its ``old_log_probs`` until the policy moves.
+        A backend built with ``use_reference=False`` has no reference: resetting it raises ``ValueError``.
+        """
+        if self.reference is None:
+            raise ValueError("backend.use_reference=false: the toy LM has no reference to reset; set "
+                             "backend.use_reference=true or trainer.reference_reset_every=0")
+        self.reference = {name: param.detach().clone() for name, param in self.params.items()}
+
+    def reset_optimizer(self) -> None:
+        """Restart every run's optimiser state (:class:`~entropic.protocol.SupportsOptimizerReset`)."""
+        self.optimizer.reset()
+
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
-        """Parameters, optimiser moments, learning rates, seeds and the RNG / step counters."""
-        return {"params": {name: p.detach().clone() for name, p in self.params.items()},
+        """Parameters, reference parameters, optimiser moments, learning rates, seeds and the RNG / step counters."""
+        reference = None if self.reference is None else {name: p.clone() for name, p in self.reference.items()}
+        return {"params": {name: p.detach().clone() for name, p in self.params.items()}, "reference": reference,
                 "optimizer": self.optimizer.state_dict(), "lr": self.lr.clone(), "seeds": self.seeds.clone(),
                 "rollout_count": self.rollout_count, "step_count": self.step_count}
 
@@ -270,6 +289,10 @@ class ToyLMBackend(PerRunLearningRate):
                                  f"{list(param.shape)} (different config or num_runs)")
             with torch.no_grad():
                 param.copy_(saved)
+        if (state["reference"] is None) != (self.reference is None):
+            raise ValueError("state_dict and this backend disagree on having a reference (backend.use_reference)")
+        if self.reference is not None:
+            self.reference = {name: state["reference"][name].clone() for name in self.reference}
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr = state["lr"].clone()
         self.seeds = state["seeds"].clone()

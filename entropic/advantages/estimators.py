@@ -42,12 +42,18 @@ def _require_sampled(rollout: Rollout, config: AdvantageConfig) -> None:
                          f"(exact-expectation) rollouts (Rollout.weights is set); use 'grpo'")
 
 
-def _group_centred(rollout: Rollout, config: AdvantageConfig) -> tuple[torch.Tensor, Groups]:
-    """``s - mu_g`` ``[B]`` (mu = 0 for a group of one row) of a sampled rollout, and its groups."""
+def _group_centred(rollout: Rollout, config: AdvantageConfig,
+                   weights: torch.Tensor | None = None) -> tuple[torch.Tensor, Groups]:
+    """``s - mu_g`` ``[B]`` of a sampled rollout, and its groups.
+
+    ``mu_g`` is the group mean of the scores, weighted by ``weights`` ``[B]`` when given (OPO's
+    lengths), and 0 for a group of one row.
+    """
     _require_sampled(rollout, config)
     scores = _scores(rollout)
     groups = Groups.of(rollout, scores.dtype)
-    return scores - groups.rows(groups.sampled_mean(scores)), groups
+    weights = None if weights is None else weights.to(scores.dtype)
+    return scores - groups.rows(groups.sampled_mean(scores, weights)), groups
 
 
 @ADV_ESTIMATORS.register("grpo", "grpo_vectorized")
@@ -133,12 +139,8 @@ def opo(rollout: Rollout, config: AdvantageConfig) -> torch.Tensor:
     -------
     FloatTensor [B, T]
     """
-    _require_sampled(rollout, config)
-    scores = _scores(rollout)
-    groups = Groups.of(rollout, scores.dtype)
-    baseline = groups.mean(scores, rollout.lengths().to(scores.dtype))  # [K]
-    baseline = torch.where(groups.size > 1, baseline, torch.zeros_like(baseline))
-    return _per_token(scores - groups.rows(baseline), rollout)
+    centred, _ = _group_centred(rollout, config, weights=rollout.lengths())
+    return _per_token(centred, rollout)
 
 
 def _discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:

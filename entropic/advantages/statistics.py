@@ -2,7 +2,8 @@
 
 Groups (prompts) are the :class:`~entropic.segments.Segments` of ``rollout.group``; every
 group statistic is a pairwise fold or a max/min over the group's rows, with no Python loop over
-groups, so a run's groups get the same numbers whether the run is alone or batched with others. Batch-level statistics (whitening) are taken per run.
+groups, so a run's groups get the same numbers whether the run is alone or batched with others.
+Batch-level statistics (whitening) are taken per run.
 """
 
 from __future__ import annotations
@@ -93,9 +94,10 @@ class Groups:
             total, weighted = self.sum(weights), weights * offsets
         return reference + self.sum(weighted) / torch.where(total > 0, total, torch.ones_like(total))
 
-    def sampled_mean(self, values: torch.Tensor) -> torch.Tensor:
-        """Group mean ``[K]`` with verl's singleton rule: a group of one row has mean 0."""
-        return torch.where(self.size > 1, self.mean(values), torch.zeros_like(self.size))
+    def sampled_mean(self, values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`mean` ``[K]`` of row values ``[B]`` (weighted by ``weights`` ``[B]`` when given) with
+        verl's singleton rule: a group of one row has mean 0."""
+        return torch.where(self.size > 1, self.mean(values, weights), torch.zeros_like(self.size))
 
     def sample_std(self, centred: torch.Tensor) -> torch.Tensor:
         """Unbiased std ``sqrt(sum c^2 / (n - 1))`` of centred row values ``[B]`` per group: ``[K]``.

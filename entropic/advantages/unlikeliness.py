@@ -5,7 +5,8 @@ correct ones (rank bias), which sharpens the distribution and lowers pass@k at l
 reshapes the reward before GRPO's normalisation: within a group, samples are ranked by their
 sequence log-likelihood under the sampling policy (rank 0 = most likely), and a correct sample's
 reward is scaled by ``1 - beta_rank (G - 1 - rank) / G``, so the most likely correct sample is
-penalised most and the least likely sample of the group not at all.
+penalised most and the least likely sample of the group not at all. ``beta_rank`` is
+``advantage.beta_rank`` (:class:`~entropic.advantages.config.AdvantageConfig`, default 0.5).
 
 Registered as the advantage estimator ``unlikeliness``
 (``advantage.adv_estimator=unlikeliness``). Choices the paper's text leaves open (METHODS §8.3,
@@ -23,9 +24,6 @@ from entropic.advantages.config import AdvantageConfig
 from entropic.advantages.estimators import grpo
 from entropic.advantages.registry import ADV_ESTIMATORS
 from entropic.protocol import Rollout
-
-BETA_RANK = 0.5
-"""``beta_rank``: the paper's value is unverified; 0.5 is a third-party implementation's default."""
 
 
 def likelihood_rank(rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,9 +47,21 @@ def likelihood_rank(rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
     return rank, counts[group]
 
 
-def unlikeliness_rewards(rollout: Rollout, beta_rank: float = BETA_RANK) -> torch.Tensor:
+def unlikeliness_rewards(rollout: Rollout, beta_rank: float) -> torch.Tensor:
     """Reshaped outcome rewards ``[B]``: ``r (1 - beta_rank (G - 1 - rank) / G)`` for correct (``r > 0``)
-    responses in groups with at least two of them, ``r`` otherwise."""
+    responses in groups with at least two of them, ``r`` otherwise.
+
+    Parameters
+    ----------
+    rollout : Rollout
+        ``rewards`` [B] or [B, T], ``mask`` and ``old_log_probs`` [B, T] (the ranks), ``group`` [B].
+    beta_rank : float
+        The rank penalty, in ``[0, 1]``.
+
+    Returns
+    -------
+    FloatTensor [B]
+    """
     rewards = rollout.sequence_rewards()
     rank, size = likelihood_rank(rollout)
     correct = rewards > 0
@@ -63,7 +73,7 @@ def unlikeliness_rewards(rollout: Rollout, beta_rank: float = BETA_RANK) -> torc
 
 @ADV_ESTIMATORS.register("unlikeliness")
 def unlikeliness(rollout: Rollout, config: AdvantageConfig) -> torch.Tensor:
-    """GRPO advantage ``[B, T]`` of the unlikeliness-reshaped rewards (``beta_rank`` = :data:`BETA_RANK`).
+    """GRPO advantage ``[B, T]`` of the unlikeliness-reshaped rewards (rank penalty ``config.beta_rank``).
 
     Sampled rollouts only (the ranks need samples); ``norm_adv_by_std_in_grpo`` and ``epsilon``
     apply as in ``grpo``.
@@ -71,4 +81,4 @@ def unlikeliness(rollout: Rollout, config: AdvantageConfig) -> torch.Tensor:
     if rollout.weights is not None:
         raise ValueError("advantage.adv_estimator='unlikeliness' needs sampled responses (Rollout.weights is "
                          "set: an exact-expectation rollout has no sample ranks); use backend mode 'sampled'")
-    return grpo(dataclasses.replace(rollout, rewards=unlikeliness_rewards(rollout)), config)
+    return grpo(dataclasses.replace(rollout, rewards=unlikeliness_rewards(rollout, config.beta_rank)), config)

@@ -16,7 +16,7 @@ from entropic.laws.predictor import observed_entropy_change, prediction_quality
 from entropic.laws.quadrants import QUADRANTS
 from entropic.laws.records import RunRecords
 from entropic.laws.runner import ArmRun
-from entropic.laws.stats import linear_fit
+from entropic.laws.stats import linear_fit, mean_ci
 from entropic.laws.verdict import ClaimResult, check, pending
 
 LARGE_K = 256
@@ -253,24 +253,48 @@ def evaluate_quadrants(runs: dict[str, ArmRun]) -> ClaimResult:
 
 
 def evaluate_kl_penalty(runs: dict[str, ArmRun]) -> ClaimResult:
-    """Claim 10: a KL penalty slows the collapse at a reward cost (reference resets: pending)."""
-    arm = runs["main"]
+    """Claim 10: a KL penalty slows the collapse at a reward cost; ProRL's reference resets recover the reward.
+
+    The ``reset`` arm runs the strongest coefficient of ``main`` (same seeds) with the reference reset to
+    the current policy every N steps; it is compared seed by seed with that coefficient without resets.
+    """
+    arm, reset = runs["main"], runs["reset"].of("main")
     variants = arm.arm.variants
     early = np.stack([arm.of(v).window("entropy/mean", 0.0, 1 / 3) for v in variants])  # [V, seeds]
     reward = np.stack([final_mean(arm.of(v), "reward/mean") for v in variants])
+    entropy = np.stack([final_mean(arm.of(v)) for v in variants])
+    beta = runs["reset"].knob("control.kl_loss_coef")[0]
+    if beta != by_variant(arm, arm.knob("control.kl_loss_coef"))[-1, 0]:
+        raise ValueError(f"the reset arm runs kl_loss_coef={beta:g}, not the strongest coefficient of {variants}")
+    every = runs["reset"].config["trainer"]["reference_reset_every"]
+    with_resets = f"{variants[-1]} with resets every {every} steps"
+    reset_reward, reset_entropy = final_mean(reset, "reward/mean"), final_mean(reset)
     result = ClaimResult(checks=[
         check("kl_slows_collapse", f"mean entropy over the first third, {variants[-1]} minus {variants[0]} (nats)",
               early[-1] - early[0], ">", 0.0),
         check("entropy_rises_with_beta", "smallest paired increase of that entropy between consecutive KL "
               "coefficients (nats)", np.diff(early, axis=0).min(0), ">", 0.0),
         check("reward_cost", f"final reward, {variants[-1]} minus {variants[0]}", reward[-1] - reward[0], "<", 0.0),
-        pending("reference_reset_recovers", "reward improvement after a hard reset pi_ref <- pi_theta",
-                "not supported yet: the Backend protocol has no reference-reset hook"),
+        check("reset_recovers_reward", f"final reward, {with_resets} minus without (same seeds)",
+              reset_reward - reward[-1], ">", 0.0),
+        check("reset_keeps_entropy", f"final mean entropy, {with_resets} minus {variants[0]} (nats): the penalty "
+              "still holds entropy above no penalty", reset_entropy - entropy[0], ">", 0.0),
     ])
-    result.figures = [figures.bands("kl_penalty_entropy", "KL loss (k3) to the initial policy", "mean token entropy",
-                                    {v: arm.of(v) for v in variants}, "entropy/mean"),
-                      figures.bands("kl_penalty_reward", "KL loss: reward", "batch reward",
-                                    {v: arm.of(v) for v in variants}, "reward/mean")]
+    recovered = (reset_reward - reward[-1]) / (reward[0] - reward[-1])
+    entropy_change = mean_ci(reset_entropy - entropy[-1])
+    result.info = {"reset_every": every, "final_reward": {v: float(np.mean(r)) for v, r in zip(variants, reward,
+                                                                                              strict=True)},
+                   "final_reward_with_resets": float(np.mean(reset_reward)),
+                   "reward_cost_recovered": mean_ci(recovered).to_dict(),
+                   "final_entropy_with_resets_minus_without": entropy_change.to_dict()}
+    side = "higher" if entropy_change.low > 0 else "lower" if entropy_change.high < 0 else "not distinguishable"
+    result.notes.append(f"{with_resets} minus without: final entropy {entropy_change.mean:+.3f} "
+                        f"[{entropy_change.low:+.3f}, {entropy_change.high:+.3f}] nats ({side} with resets); "
+                        f"share of the reward cost recovered {np.nanmean(recovered):.2f}.")
+    series = {**{v: arm.of(v) for v in variants}, f"{variants[-1]}, resets": reset}
+    result.figures = [figures.bands("kl_penalty_entropy", "KL loss (k3) to the reference", "mean token entropy",
+                                    series, "entropy/mean"),
+                      figures.bands("kl_penalty_reward", "KL loss: reward", "batch reward", series, "reward/mean")]
     return result
 
 

@@ -65,6 +65,8 @@ class Claim:
 CLIP_COV_RATIOS, KL_COV_RATIOS = (2e-4, 2e-2, 2e-1), (2e-3, 2e-2, 2e-1)
 """Default ratio first; with 512 tokens a batch, 2e-4 and 2e-3 both select one token, 2e-2 ten, 0.2 a hundred."""
 SKYWORK_DELTAS = (0.002, 0.02, 0.2)
+KL_RESET_EVERY = 100
+"""ProRL's reference resets in claim 10: every 100 steps (2 resets in a quick run, 9 in a full one)."""
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("covariance_law", "First-order entropy change predicts the observed change", "laws_covariance_law",
@@ -109,9 +111,12 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("quadrants", "High-probability positive-advantage tokens account for most of the entropy drop",
           "laws_quadrants", (Arm("main", sensors=True, quick=("trainer.steps=200",)),),
           learning.evaluate_quadrants),
-    Claim("kl_penalty", "A KL penalty slows the collapse at a reward cost (reference resets: pending)",
-          "laws_kl_penalty", (Arm("main", variants=("beta=0", "beta=0.01", "beta=0.1", "beta=1"),
-                                  quick=("trainer.steps=300",)),),
+    Claim("kl_penalty", "A KL penalty slows the collapse at a reward cost; reference resets recover the reward",
+          "laws_kl_penalty",
+          (Arm("main", variants=("beta=0", "beta=0.01", "beta=0.1", "beta=1"), quick=("trainer.steps=300",)),
+           Arm("reset", (*ablation("control.kl_loss_coef", (1.0,)),  # the strongest beta of "main"
+                         f"trainer.reference_reset_every={KL_RESET_EVERY}", "trainer.reference_reset_optimizer=true"),
+               quick=("trainer.steps=300",))),
           learning.evaluate_kl_penalty),
     Claim("dr_grpo_length", "Dr.GRPO removes GRPO's length bias", "laws_dr_grpo_length",
           (Arm("grpo", sensors=True, states="token", full_only=True, requires=("backend/toy_lm",)),

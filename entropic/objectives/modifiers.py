@@ -53,7 +53,8 @@ def top_entropy_mask(entropy: torch.Tensor, mask: torch.Tensor, run: torch.Tenso
     return above_threshold(entropy, mask, run, quantile_per_run(entropy, mask, run, num_runs, 1.0 - quantile))
 
 
-def above_threshold(values: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+def above_threshold(values: torch.Tensor, mask: torch.Tensor, run: torch.Tensor,
+                    threshold: torch.Tensor) -> torch.Tensor:
     """Bool ``[B, T]``: valid entries of ``values [B, T]`` at or above their run's ``threshold [R]``."""
     return (values.detach() >= gather_runs(threshold, run).unsqueeze(-1)) & (mask > 0)
 

@@ -49,6 +49,21 @@ def test_adam_state_round_trip() -> None:
     assert restored.t == 1 and torch.equal(restored.m[0], optim.m[0]) and torch.equal(restored.v[0], optim.v[0])
 
 
+def test_adam_reset_makes_the_next_step_a_first_step() -> None:
+    params = [torch.randn(2, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)]
+    lr = torch.tensor([0.1, 0.01], dtype=torch.float64)
+    optim = Adam(params, 0.9, 0.999, 1e-8)
+    for step in range(4):
+        optim.step(params, _grads(step, [(2, 3)]), lr)
+    optim.reset()
+    before = params[0].clone()
+    grad = _grads(9, [(2, 3)])[0]
+    optim.step(params, [grad], lr)
+    # a first step: m_hat = g, v_hat = g^2, so p -= lr * g / (|g| + eps)
+    expected = before - lr.view(2, 1) * grad / (grad.abs() + 1e-8)
+    assert optim.t == 1 and torch.allclose(params[0], expected, rtol=1e-12, atol=1e-15)
+
+
 def test_per_run_clipping_matches_torch_clip_grad_norm() -> None:
     grads = _grads(0, [(4, 3, 5), (4, 7)])
     grads[0][1] *= 1e-3  # run 1 below the limit: left alone

@@ -60,6 +60,16 @@ def test_verdict_is_computed_from_the_runs_and_a_broken_setting_flips_it(tmp_pat
     assert all(c.outcome == "fail" for c in broken.result.checks)
 
 
+def test_reference_resets_are_judged_against_the_same_coefficient_without_them(tmp_path: Path) -> None:
+    claim = get_claim("kl_penalty")
+    sound = run_claim(claim, tmp_path, extra=("trainer.steps=150", "trainer.eval_every=0")).result
+    assert {c.name: c.outcome for c in sound.checks}["reset_recovers_reward"] == "pass"
+    # stopped before the first reset (step 100), the reset arm is the strongest coefficient's runs to the bit
+    never = run_claim(claim, tmp_path, extra=("trainer.steps=60", "trainer.eval_every=0")).result
+    recovered = next(c for c in never.checks if c.name == "reset_recovers_reward")
+    assert recovered.estimate.values == (0.0,) * 5 and recovered.outcome == "fail"
+
+
 def test_toy_lm_claims_are_pending_in_quick_mode_and_say_why(tmp_path: Path) -> None:
     result = run_claim(get_claim("dr_grpo_length"), tmp_path, quick=True).result
     assert result.verdict == "pending" and "toy LM" in result.checks[0].note

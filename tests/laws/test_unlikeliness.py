@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from entropic.advantages import AdvantageConfig, compute_advantages
-from entropic.advantages.unlikeliness import BETA_RANK, likelihood_rank, unlikeliness_rewards
+from entropic.advantages.unlikeliness import likelihood_rank, unlikeliness_rewards
 from entropic.protocol import Rollout
 
 
@@ -27,11 +27,21 @@ def test_ranks_within_groups_most_likely_first() -> None:
 def test_reshaped_rewards_closed_form() -> None:
     G = 4
     batch = rollout([1, 1, 0, 1, 1, 0, 0, 0], [-1.0, -2.0, -0.1, -3.0, -1.0, -2.0, -3.0, -4.0], [0] * G + [1] * G)
-    reshaped = unlikeliness_rewards(batch)
+    reshaped = unlikeliness_rewards(batch, beta_rank=0.5)
     # group 0: ranks 1, 2, 0, 3 -> correct rows get 1 - 0.5 (G - 1 - rank) / G
-    expected = [1 - BETA_RANK * 2 / G, 1 - BETA_RANK * 1 / G, 0.0, 1.0]
-    assert reshaped[:G].tolist() == pytest.approx(expected)
+    assert reshaped[:G].tolist() == pytest.approx([1 - 0.5 * 2 / G, 1 - 0.5 * 1 / G, 0.0, 1.0])
     assert reshaped[G:].tolist() == [1.0, 0.0, 0.0, 0.0]  # a single correct sample: left unchanged
+
+
+def test_beta_rank_of_the_config_reaches_the_estimator() -> None:
+    batch = rollout([1, 1, 0, 1], [-1.0, -2.0, -0.1, -3.0], [0, 0, 0, 0])
+    config = AdvantageConfig(adv_estimator="unlikeliness", beta_rank=0.25, norm_adv_by_std_in_grpo=False)
+    # ranks 1, 2, 0, 3: rewards 1 - 0.25 * 2/4 = 0.875, 1 - 0.25 * 1/4 = 0.9375, 0, 1; group mean 0.703125
+    expected = torch.tensor([0.171875, 0.234375, -0.703125, 0.296875]).view(4, 1).expand(4, 2)
+    assert torch.equal(compute_advantages(batch, config), expected)
+    unchanged = AdvantageConfig(adv_estimator="unlikeliness", beta_rank=0.0, norm_adv_by_std_in_grpo=False)
+    assert torch.equal(compute_advantages(batch, unchanged),
+                       compute_advantages(batch, AdvantageConfig(norm_adv_by_std_in_grpo=False)))
 
 
 def test_estimator_is_registered_and_refuses_weighted_rollouts() -> None:

@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from entropic.advantages import AdvantageConfig
+from entropic.control import Control
 from entropic.experiment import build_trainer
-from entropic.loop import Diverged
+from entropic.loop import Diverged, Trainer, TrainerConfig
+from entropic.objectives import Objective, ObjectiveConfig
+from entropic.protocol import Observation
 
 
 def _metrics(path: Path) -> list[dict]:
@@ -67,6 +72,65 @@ def test_one_diverging_run_does_not_stop_the_others(make_config, tmp_path: Path)
     summary = trainer.fit(progress=False)
     assert summary["diverged_at_step"] == [-1, 1]
     assert summary["final_per_run"]["eval/pass@1"][0] > 0
+
+
+def test_the_controller_view_zeroes_non_finite_readings_and_diverged_runs() -> None:
+    observation = Observation(3, {"a": torch.tensor([1.0, float("nan"), 2.0]),
+                                  "b": torch.tensor([float("inf"), 5.0, -1.0])})
+    view = observation.finite(torch.tensor([False, False, True]))
+    assert view.step == 3
+    assert view["a"].tolist() == [1.0, 0.0, 0.0] and view["b"].tolist() == [0.0, 5.0, 0.0]
+
+
+def test_a_diverging_run_under_a_controller_is_reported_by_the_guard(make_config, tmp_path: Path) -> None:
+    common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "backend.optimizer=adam", "trainer.steps=6"]
+    batched = build_trainer(make_config(*common, "num_runs=2", "run_seeds=[3,4]", "backend.lr=[0.05,1e38]"),
+                            tmp_path / "batched")
+    summary = batched.fit(progress=False)  # the NaN entropy of run 1 reaches its PI law before the loss does
+    assert summary["diverged_at_step"] == [-1, 1]
+    alone = build_trainer(make_config(*common, "seed=3", "backend.lr=0.05"), tmp_path / "alone")
+    alone.fit(progress=False)
+    rows_batched, rows_alone = _metrics(tmp_path / "batched"), _metrics(tmp_path / "alone")
+    for row_b, row_a in zip(rows_batched, rows_alone, strict=True):
+        for name, value in row_a.items():
+            if name != "step":
+                assert row_b[name][0] == value, (row_a["step"], name)
+    assert rows_batched[-1]["entropy/mean"][1] is None  # the diverged run's log keeps its NaN reading
+
+
+KL_RESETS = ["objective=kl_loss", "control.kl_loss_coef=0.1", "num_runs=2", "trainer.reference_reset_every=3",
+             "trainer.steps=8"]
+
+
+def test_reference_resets_zero_the_kl_at_their_steps(make_config, tmp_path: Path) -> None:
+    build_trainer(make_config(*KL_RESETS), tmp_path).fit(progress=False)
+    kl = torch.tensor([row["actor/kl_loss"] for row in _metrics(tmp_path)])  # [steps, R]
+    assert torch.equal(kl[[3, 6]], torch.zeros(2, 2))  # first update after a reset: pi_theta = pi_ref
+    assert bool((kl[[1, 2, 4, 5, 7]] > 0).all())
+
+
+def test_resume_across_a_reference_reset_reproduces_the_unbroken_run(make_config, tmp_path: Path) -> None:
+    options = [*KL_RESETS, "backend.optimizer=adam", "backend.lr=0.05", "trainer.reference_reset_optimizer=true",
+               "trainer.eval_every=1"]  # the shortened first run evaluates its last step too
+    build_trainer(make_config(*options), tmp_path / "unbroken").fit(progress=False)
+    first = build_trainer(make_config(*options, "trainer.checkpoint_every=2"), tmp_path / "resumed")
+    first.config.steps = 4  # stops after the reset of step 3, with its last checkpoint at step 4
+    first.fit(progress=False)
+    resumed = build_trainer(make_config(*options, "trainer.checkpoint_every=2"), tmp_path / "resumed")
+    assert resumed.resume() and resumed.step == 4
+    resumed.fit(progress=False)
+    assert _metrics(tmp_path / "resumed") == _metrics(tmp_path / "unbroken")
+
+
+def test_reference_resets_need_the_backend_capability(tmp_path: Path) -> None:
+    objective = Objective(ObjectiveConfig(terms=["kl"]))
+    cases = ((SimpleNamespace(num_runs=1), False, r"reference_reset_every=5 needs a backend with reset_reference\(\)"),
+             (SimpleNamespace(num_runs=1, reset_reference=lambda: None), True,
+              r"reference_reset_optimizer=True needs a backend with reset_optimizer\(\)"))
+    for backend, optimizer, message in cases:
+        config = TrainerConfig(reference_reset_every=5, reference_reset_optimizer=optimizer)
+        with pytest.raises(ValueError, match=message):
+            Trainer(backend, objective, AdvantageConfig(), Control(), None, config, tmp_path, [0])
 
 
 def test_multirun_sweeps_objectives_and_seeds(tmp_path: Path) -> None:

@@ -18,8 +18,11 @@ from entropic.experiment import build_trainer
     ("objective.kl_loss_type=k9", "objective.kl_loss_type"),
     ("objective.modifiers=[top_ent]", "objective.modifiers"),
     ("advantage.adv_estimator=ppo", "advantage.adv_estimator"),
+    ("advantage.beta_rank=1.5", "advantage.beta_rank must lie in [0, 1], got 1.5"),
     ("trainer.steps=0", "trainer.steps"),
     ("trainer.ppo_mini_batch_size=0", "trainer.ppo_mini_batch_size"),
+    ("trainer.reference_reset_every=-1", "trainer.reference_reset_every must be >= 0"),
+    ("trainer.reference_reset_optimizer=true", "reference_reset_optimizer=true needs trainer.reference_reset_every"),
     ("num_runs=0", "num_runs"),
     ("run_seeds=[1,2]", "run_seeds"),
     ("control.clip_ratio_high=[0.2,0.3]", "runs"),
@@ -29,6 +32,11 @@ def test_bad_value_raises_value_error_naming_the_field(override: str, message: s
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
         build_trainer(make_config(override), tmp_path)
     assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_advantage_group_takes_the_unlikeliness_rank_penalty(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("advantage=unlikeliness", "advantage.beta_rank=0.25"), tmp_path)
+    assert (trainer.advantage.adv_estimator, trainer.advantage.beta_rank) == ("unlikeliness", 0.25)
 
 
 def test_bad_backend_value_names_the_backend_field(make_config, tmp_path: Path) -> None:
