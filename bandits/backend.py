@@ -21,7 +21,7 @@ to the bit, alone or among a thousand others.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -42,9 +42,18 @@ STREAM_REWARD = 1
 """RNG stream of the reward-noise draws."""
 
 
-def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
+def _entropy(log_probs: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     """``-sum_a pi(a) log pi(a)`` over the last dimension (row-wise kernels only)."""
-    return -(log_probs.exp() * log_probs).sum(-1)
+    return -(probs * log_probs).sum(-1)
+
+
+class _Forward(NamedTuple):
+    """A forward pass: taken at optimiser step ``step``, with grad iff ``grad``; ``[R, P, T, K]`` tables."""
+
+    step: int
+    grad: bool
+    log_probs: torch.Tensor
+    probs: torch.Tensor
 
 
 class SoftmaxBanditBackend(PerRunLearningRate):
@@ -97,6 +106,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._prior_log_probs = torch.log_softmax(self.policy.prior, dim=-1)  # [P, T, K]
         self._reference_log_probs: torch.Tensor | None = None  # [R, P, T, K] once reset
         self._rows = RowLayout.build(config, self.task, num_runs)
+        self._pending_forward: _Forward | None = None
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
 
     # ----------------------------------------------------------------- protocol
@@ -120,10 +130,13 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         counter = self.rollout_count
         self.rollout_count += 1
         rows = self._rows
+        forward = self._forward()
+        self._pending_forward = forward
         with torch.no_grad():
-            log_probs = torch.log_softmax(self.policy.logits(), dim=-1)  # [R, P, T, K]
+            log_probs = forward.log_probs.detach()  # [R, P, T, K]
             if rows.tokens is None:
-                tokens, correct, rewards, old_log_probs, ref_log_probs = self._sample(log_probs, counter)
+                tokens, correct, rewards, old_log_probs, ref_log_probs = self._sample(
+                    log_probs, forward.probs.detach(), counter)
                 weights = None
             else:
                 tokens, correct, rewards = rows.tokens, rows.correct, rows.rewards
@@ -145,8 +158,20 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         return self._prior_log_probs.reshape(-1)[token_index(torch.zeros_like(rows.run), rows.prompts, tokens,
                                                              self.task.shape)]
 
-    def _sample(self, log_probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, ...]:
-        """Draw G responses per prompt from ``log_probs [R, P, T, K]``, verify them, read their log-probs.
+    def _forward(self) -> _Forward:
+        """``log pi`` and ``pi`` ``[R, P, T, K]`` of the current parameters (with grad when enabled).
+
+        The rollout's forward pass is handed to the first :meth:`score` after it when the parameters
+        have not moved since (the usual first mini-batch), which then skips its own.
+        """
+        pending, self._pending_forward = self._pending_forward, None
+        if pending is not None and pending.step == self.step_count and pending.grad == torch.is_grad_enabled():
+            return pending
+        log_probs = torch.log_softmax(self.policy.logits(), dim=-1)
+        return _Forward(self.step_count, torch.is_grad_enabled(), log_probs, log_probs.exp())
+
+    def _sample(self, log_probs: torch.Tensor, probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, ...]:
+        """Draw G responses per prompt from ``probs [R, P, T, K]``, verify them, read their log-probs.
 
         Returns
         -------
@@ -161,7 +186,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         R, (P, T, K), G = self.num_runs, self.task.shape, self.config.group_size
         u = uniform(self.seeds, counter, STREAM_SAMPLE, P * G * T, self.dtype)  # [R, P*G*T]
         u = u.view(R, P, G, T).transpose(-1, -2).reshape(R * P * T, G)
-        arms = sample_categorical(log_probs.exp().view(R * P * T, K), u).view(R, P * T, G)
+        arms = sample_categorical(probs.view(R * P * T, K), u).view(R, P * T, G)
 
         def as_rows(per_position: torch.Tensor) -> torch.Tensor:
             """``[R, P * T, G]`` (position-major) as response rows ``[R * P * G, T]``."""
@@ -204,16 +229,16 @@ class SoftmaxBanditBackend(PerRunLearningRate):
                              f", num_runs={rollout.num_runs}")
         B, T = rollout.tokens.shape
         K = self.task.shape[2]
-        logits = self.policy.logits()  # [R, P, T, K]
-        log_probs = torch.log_softmax(logits, dim=-1)
+        forward = self._forward()
+        log_probs = forward.log_probs  # [R, P, T, K]
         positions = position_index(rollout.run_ids(), rollout.prompts, self.task.shape).reshape(-1)  # [B*T]
         token_log_probs = log_probs.reshape(-1).index_select(0, positions * K + rollout.tokens.reshape(-1))
         entropy = None
         if need_entropy:
-            entropy = _entropy(log_probs).reshape(-1).index_select(0, positions).view(B, T)
+            entropy = _entropy(log_probs, forward.probs).reshape(-1).index_select(0, positions).view(B, T)
         row_logits = None
         if self.config.return_logits:
-            row_logits = logits.reshape(-1, K).index_select(0, positions).view(B, T, K)
+            row_logits = self.policy.logits().reshape(-1, K).index_select(0, positions).view(B, T, K)
         return TokenStats(log_probs=token_log_probs.view(B, T), entropy=entropy, logits=row_logits)
 
     def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -267,7 +292,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             for k in self.config.eval_k:
                 if k != 1:
                     metrics[f"eval/pass@{k}"] = pass_at_k_from_probability(success, k).mean(-1)
-            metrics["eval/entropy"] = _entropy(log_probs).mean(-1).mean(-1)
+            metrics["eval/entropy"] = _entropy(log_probs, probs).mean(-1).mean(-1)
             metrics["eval/correct_mass"] = correct_probability.mean(-1)
             metrics["eval/correct_entropy"] = correct_entropy.mean(-1).mean(-1)
         return metrics
@@ -311,6 +336,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self.seeds = state["seeds"].clone()
         self.rollout_count = int(state["rollout_count"])
         self.step_count = int(state["step_count"])
+        self._pending_forward = None
         reference = state["reference_log_probs"]
         if reference is not None and tuple(reference.shape) != (self.num_runs, *self.task.shape):
             raise ValueError(f"state_dict reference_log_probs has shape {list(reference.shape)}, this backend "
