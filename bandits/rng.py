@@ -3,8 +3,9 @@
 Every uniform is a pure function of ``(run seed, counter, stream, index)``:
 
     key_r  = fold(fold(mix(seed_r + GAMMA), counter), stream)
-    bits_i = mix(key_r + (i + 1) * GAMMA)                 # the SplitMix64 sequence seeded with key_r
-    u_i    = top 24 (float32) or 53 (float64) bits of bits_i, times 2^-24 or 2^-53
+    bits_j = mix(key_r + (j + 1) * GAMMA)                 # the SplitMix64 sequence seeded with key_r
+    float64: u_i = top 53 bits of bits_i, times 2^-53
+    float32: u_2j, u_2j+1 = bits 40-63 and 16-39 of bits_j, times 2^-24   (two draws a word)
 
 with ``mix`` the SplitMix64 finaliser (Steele, Lea & Flood 2014) and ``fold(k, v) = mix(k ^ mix(v + GAMMA))``.
 Draws of different runs never interact, so a run sees the same numbers alone or among thousands
@@ -82,15 +83,21 @@ def uniform(seeds: torch.Tensor, counter: int, stream: int, n: int,
     n : int
         Draws per run.
     dtype : torch.dtype
-        ``float32`` (24 random bits, exact multiples of 2^-24) or ``float64`` (53 bits).
+        ``float32`` (24 random bits, exact multiples of 2^-24; two draws from each 64-bit word)
+        or ``float64`` (53 bits, one word a draw).
 
     Returns
     -------
     FloatTensor [R, n]
     """
-    bits = random_bits(stream_keys(seeds, counter, stream), n)
-    mantissa = 24 if dtype == torch.float32 else 53
-    return _shr(bits, 64 - mantissa).to(dtype) * (2.0 ** -mantissa)
+    keys = stream_keys(seeds, counter, stream)
+    if dtype != torch.float32:
+        return _shr(random_bits(keys, n), 11).to(dtype) * 2.0 ** -53
+    words = random_bits(keys, (n + 1) // 2)  # [R, ceil(n / 2)]
+    fields = torch.empty(*words.shape, 2, dtype=torch.long, device=words.device)
+    torch.bitwise_and(words >> 16, (1 << 24) - 1, out=fields[..., 1])
+    fields[..., 0] = _shr(words, 40)
+    return fields.view(words.shape[0], -1)[:, :n].to(dtype) * 2.0 ** -24
 
 
 def sample_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ from entropic.metrics import entropy_from_logits
 
 log = logging.getLogger(__name__)
 
-WARM_START_VERSION = 1
+WARM_START_VERSION = 2
 """Bumped whenever pretraining changes, so stale cache entries are not reused."""
 CALIBRATION_PROBLEMS = 256
 CALIBRATION_SAMPLES = 4

@@ -73,3 +73,12 @@ def test_inverse_cdf_boundaries_and_last_arm_guard() -> None:
     assert sample_categorical(torch.tensor([[0.5, 0.0, 0.5]]), torch.tensor([[0.5 - 2.0**-24, 0.5]])).tolist() \
         == [[0, 2]]
     assert sample_categorical(quarters, torch.tensor([[1.0]])).tolist() == [[3]]
+
+
+def test_float32_uniforms_are_two_24_bit_fields_of_each_splitmix64_word() -> None:
+    seed, n = 77, 7
+    key = int(stream_keys(torch.tensor([seed]), 3, 1)[0]) & MASK
+    words = splitmix64(key, (n + 1) // 2)
+    expected = [field * 2.0**-24 for word in words for field in (word >> 40, (word >> 16) & (2**24 - 1))][:n]
+    assert uniform(torch.tensor([seed]), 3, 1, n)[0].tolist() == expected
+    assert uniform(torch.tensor([seed]), 3, 1, n, torch.float64)[0, 0].item() == (splitmix64(key, 1)[0] >> 11) * 2.0**-53
