@@ -17,11 +17,13 @@ Two layouts give the same table ``[S, W]`` (segment x slot, ``W`` a power of two
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-_CACHE_ATTR = "_entropic_run_segments"
+_MEMO_ATTR = "_entropic_memo"
 
 
 def _width(longest: int) -> int:
@@ -190,15 +192,33 @@ class Segments:
         return values.index_select(0, self.row_segment)
 
 
+def memo(tensor: torch.Tensor, name: str, depends: tuple[torch.Tensor, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per ``tensor`` (and tensors ``depends``), kept on the tensor itself.
+
+    The entry is keyed by the tensors' identities and version counters, so an in-place change of
+    any of them recomputes it; it lives as long as ``tensor``.
+    """
+    memo = getattr(tensor, _MEMO_ATTR, None)
+    if memo is None:
+        memo = {}
+        setattr(tensor, _MEMO_ATTR, memo)
+    stamp = (tensor._version, *((id(t), t._version) for t in depends))
+    entry = memo.get(name)
+    if entry is not None and entry[0] == stamp and all(a is b for a, b in zip(entry[1], depends, strict=True)):
+        return entry[2]
+    value = compute()
+    memo[name] = (stamp, depends, value)
+    return value
+
+
 def run_segments(run: torch.Tensor, num_runs: int) -> Segments:
     """The :class:`Segments` of run ids ``run`` ``[B]``, computed once per tensor.
 
-    The result is kept on the tensor itself (with its version counter, so an in-place change
-    recomputes it): the many per-run reductions of one step share one layout detection.
+    The many per-run reductions of one step share one layout detection.
     """
-    cached = getattr(run, _CACHE_ATTR, None)
-    if cached is not None and cached[0] == run._version and cached[1].num_segments == num_runs:
-        return cached[1]
-    segments = Segments.of(run, num_runs)
-    setattr(run, _CACHE_ATTR, (run._version, segments))
-    return segments
+    return memo(run, f"runs/{num_runs}", (), lambda: Segments.of(run, num_runs))
+
+
+def id_segments(ids: torch.Tensor) -> tuple[Segments, torch.Tensor]:
+    """:meth:`Segments.of_ids` of ``ids`` ``[B]``, computed once per tensor (a backend's fixed group ids)."""
+    return memo(ids, "ids", (), lambda: Segments.of_ids(ids))

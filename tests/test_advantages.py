@@ -452,3 +452,10 @@ def test_reinforce_pm1_gives_plus_one_to_correct_and_minus_one_to_wrong() -> Non
         old_log_probs=torch.zeros(4, 2))
     expected = torch.tensor([[1.0, 1.0], [-1.0, 0.0], [-1.0, -1.0], [0.0, 0.0]])
     assert torch.equal(compute_advantages(rollout, AdvantageConfig(adv_estimator="reinforce_pm1")), expected)
+
+
+def test_a_group_id_shared_by_two_runs_is_refused_with_the_ids() -> None:
+    rollout = make_rollout(torch.tensor([1.0, 0.0, 1.0, 0.0]), [3, 3, 5, 5], run=torch.tensor([0, 1, 1, 1]),
+                           num_runs=2)
+    with pytest.raises(ValueError, match=r"ids \[3\] hold rows of several runs"):
+        advantages(rollout)

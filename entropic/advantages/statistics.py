@@ -14,10 +14,16 @@ import torch
 
 from entropic.protocol import Rollout
 from entropic.reduce import gather_runs, masked_mean_per_run, sum_per_run
-from entropic.segments import Segments
+from entropic.segments import Segments, id_segments, memo
 
 WHITEN_EPS = 1e-8
 """verl ``masked_whiten``: ``(x - mean) * rsqrt(var + 1e-8)``."""
+
+
+def _mixed_groups(segments: Segments, run: torch.Tensor) -> torch.Tensor:
+    """LongTensor of the groups holding rows of more than one run (empty when ids are unique across runs)."""
+    stray = segments.rows(segments.first(run)) != run  # [B]: rows of another run than their group's first
+    return torch.unique(segments.index[stray]) if bool(stray.any()) else stray.new_zeros(0, dtype=torch.long)
 
 
 @dataclass(frozen=True)
@@ -41,15 +47,13 @@ class Groups:
 
         Raises ``ValueError`` when a group id holds rows of several runs (ids must be unique across runs).
         """
-        segments, ids = Segments.of_ids(rollout.group)
-        groups = cls(segments, segments.counts.to(dtype))
+        segments, ids = id_segments(rollout.group)
         run = rollout.run_ids()
-        stray = segments.rows(segments.first(run)) != run  # [B]: a row of another run than its group's first
-        if bool(stray.any()):
-            mixed = torch.unique(segments.index[stray])
+        mixed = memo(rollout.group, "mixed_groups", (run,), lambda: _mixed_groups(segments, run))
+        if mixed.numel():
             raise ValueError(f"Rollout.group ids must be unique across runs; ids {ids[mixed].tolist()} "
                              f"hold rows of several runs")
-        return groups
+        return cls(segments, segments.counts.to(dtype))
 
     @property
     def num_groups(self) -> int:
