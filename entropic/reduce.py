@@ -29,7 +29,7 @@ def sum_per_run(rows: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.T
 
 def row_sum(x: torch.Tensor) -> torch.Tensor:
     """Sum ``[B, T]`` over ``T``: ``[B]`` (a view when ``T = 1``)."""
-    return x[:, 0] if x.shape[-1] == 1 else x.sum(-1)
+    return x.squeeze(-1) if x.shape[-1] == 1 else x.sum(-1)
 
 
 def masked_sum_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:

@@ -14,6 +14,8 @@ update per rollout batch the ratio is 1 and the clip is inactive.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from entropic.control import Control
@@ -37,6 +39,57 @@ def clipped_surrogate(advantages: torch.Tensor, ratio: torch.Tensor, clip_low: f
     return torch.maximum(unclipped, clipped), clipped > unclipped
 
 
+class _DualClipLoss(torch.autograd.Function):
+    """The vanilla token loss with its gradient ``dL/dlogp`` computed in the forward pass.
+
+    Composing ``clamp``, ``exp``, ``maximum``, ``minimum`` and ``where`` under autograd costs about
+    fifteen elementwise passes backwards; the chain rule collapses into one coefficient, so the
+    backward pass is a single multiply. The coefficient follows torch's rules exactly: ``clamp``
+    passes the gradient on its closed interval, and equal arguments of ``maximum``/``minimum``
+    share it half and half (at ratio 1 the two clip branches are equal and together pass all of
+    it). Only ``log_probs`` receives a gradient.
+    """
+
+    @staticmethod
+    def forward(log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor,
+                low: float | torch.Tensor, high: float | torch.Tensor,
+                clip_c: float | torch.Tensor) -> tuple[torch.Tensor, ...]:
+        delta = log_probs - old_log_probs
+        log_ratio = torch.clamp(delta, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+        ratio = torch.exp(log_ratio)
+        neg_adv = -advantages
+        unclipped = neg_adv * ratio
+        inside = (ratio >= low) & (ratio <= high)  # clamp passes the gradient here
+        clipped_loss = neg_adv * torch.clamp(ratio, low, high)
+        loss_clip = torch.maximum(unclipped, clipped_loss)
+        dual = neg_adv * clip_c
+        negative = advantages < 0
+        loss = torch.where(negative, torch.minimum(dual, loss_clip), loss_clip)
+        # d loss_clip / d ratio: maximum's share to each branch, times each branch's own derivative
+        tie = unclipped == clipped_loss
+        share_unclipped = torch.where(tie, 0.5, (unclipped > clipped_loss).to(ratio.dtype))
+        share_clipped = torch.where(tie, 0.5, (unclipped < clipped_loss).to(ratio.dtype)) * inside
+        # d loss / d loss_clip: 1 where A >= 0, minimum's share where A < 0
+        share_loss_clip = torch.where(negative & (dual == loss_clip), 0.5,
+                                      (~negative | (loss_clip < dual)).to(ratio.dtype))
+        in_range = (delta >= -LOG_RATIO_CLAMP) & (delta <= LOG_RATIO_CLAMP)
+        coefficient = share_loss_clip * neg_adv * (share_unclipped + share_clipped) * ratio * in_range
+        return loss, coefficient, clipped_loss > unclipped, (loss_clip > dual) & negative, log_ratio
+
+    @staticmethod
+    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
+                      output: tuple[torch.Tensor, ...]) -> None:
+        _, coefficient, clipped, dual_clipped, log_ratio = output
+        ctx.mark_non_differentiable(coefficient, clipped, dual_clipped, log_ratio)
+        ctx.save_for_backward(coefficient)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor,
+                 *unused: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (coefficient,) = ctx.saved_tensors
+        return grad * coefficient, None, None, None, None, None
+
+
 @register_policy_loss("vanilla", reads=("clip_ratio_low", "clip_ratio_high", "clip_ratio_c"),
                       ratio_knobs=("clip_ratio_low", "clip_ratio_high", "clip_ratio_c"))
 def vanilla_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
@@ -46,21 +99,17 @@ def vanilla_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     ``actor/pg_clipfrac_lower`` (dual clip active on ``A < 0``), ``actor/ppo_kl``
     (``mean(old_logp - logp)``).
     """
-    run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    run, R, mask = batch.run, batch.num_runs, batch.mask
     measure = batch.weighted_mask
-    log_ratio = torch.clamp(batch.log_probs - batch.old_log_probs, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
-    ratio = torch.exp(log_ratio)
-    clip_low = knob_per_row(control.clip_ratio_low, run)
-    clip_high = knob_per_row(control.clip_ratio_high, run)
-    clip_c = knob_per_row(control.clip_ratio_c, run)
-    loss_clip, clipped = clipped_surrogate(A, ratio, clip_low, clip_high)
-    dual = -A * clip_c
-    negative = A < 0
-    loss = torch.where(negative, torch.minimum(dual, loss_clip), loss_clip)
+    dtype = batch.log_probs.dtype
+    low = torch.as_tensor(1.0 - knob_per_row(control.clip_ratio_low, run), dtype=dtype)
+    high = torch.as_tensor(1.0 + knob_per_row(control.clip_ratio_high, run), dtype=dtype)
+    clip_c = torch.as_tensor(knob_per_row(control.clip_ratio_c, run), dtype=dtype)
+    loss, _, clipped, dual_clipped, log_ratio = _DualClipLoss.apply(
+        batch.log_probs, batch.old_log_probs.detach(), batch.advantages.detach(), low, high, clip_c)
     metrics = {
-        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), measure, run, R).detach(),
-        "actor/pg_clipfrac_lower": masked_mean_per_run(
-            ((loss_clip > dual) & negative).to(mask.dtype), measure, run, R).detach(),
-        "actor/ppo_kl": masked_mean_per_run(-log_ratio, measure, run, R).detach(),
+        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), measure, run, R),
+        "actor/pg_clipfrac_lower": masked_mean_per_run(dual_clipped.to(mask.dtype), measure, run, R),
+        "actor/ppo_kl": masked_mean_per_run(-log_ratio, measure, run, R),
     }
     return PolicyLoss(loss, metrics)

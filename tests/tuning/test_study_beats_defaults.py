@@ -19,7 +19,7 @@ def test_tuned_gains_beat_every_default_on_heldout_seeds(tune_cfg, tmp_path: Pat
     design["law"].update(kp=0.05, ki=0.005, setpoint=0.8)
     (tmp_path / "design" / "controller").mkdir(parents=True)
     (tmp_path / "design" / "controller" / "simc.yaml").write_text(yaml.safe_dump(design))
-    cfg = tune_cfg("trainer.steps=100", "tune.n_trials=32", "tune.batch_size=8", "tune.heldout_seeds=4",
+    cfg = tune_cfg("trainer.steps=100", "tune.n_trials=32", "tune.batch_size=8", "tune.seeds=4", "tune.heldout_seeds=8",
                    "tune.target_entropy=0.8", "tune.report=true", "tune.export=true",
                    f"tune.warm_start.design=[{tmp_path / 'design'}]")
     summary = tune(cfg, tmp_path / "study")
