@@ -36,16 +36,11 @@ from tuning.export import export_method
 from tuning.objectives import check_objectives, get_objectives, score_methods
 from tuning.report import write_report
 from tuning.space import SearchSpace, load_preset, method_from_config, method_from_presets
-from tuning.study import (
-    StudyRunner,
-    TuneConfig,
-    best_trials,
-    enqueue_warm_start,
-    make_storage,
-    open_study,
-    storage_url,
-    worker_id,
-)
+from tuning.study import best_trials, enqueue_warm_start, open_study
+from tuning.study_config import TuneConfig
+from tuning.study_recovery import worker_id
+from tuning.study_runner import StudyRunner
+from tuning.study_storage import make_storage, storage_url
 
 log = logging.getLogger(__name__)
 

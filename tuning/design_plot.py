@@ -15,20 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tuning.design_validate import StepTest, Tracking  # noqa: E402
+from tuning.figures import save_figure  # noqa: E402
 from tuning.loop_model import LoopAnalysis  # noqa: E402
 from tuning.sysid import Identification  # noqa: E402
 from tuning.sysid_experiment import ExcitationData, OperatingPoint  # noqa: E402
 
 __all__ = ["bode_plot", "identification_plot", "step_plot", "validation_plot"]
-
-
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def identification_plot(point: OperatingPoint, data: ExcitationData, ident: Identification, path: str | Path,
@@ -57,7 +49,7 @@ def identification_plot(point: OperatingPoint, data: ExcitationData, ident: Iden
                     label=f"{kind} ({ident.per_run[kind][i]:.2f})")
         ax.set(xlabel="optimizer step", title=f"held out: {labels[i]}")
         ax.legend(fontsize=7, title="model (NRMSE)", title_fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bode_plot(analysis: LoopAnalysis, path: str | Path) -> Path:
@@ -77,7 +69,7 @@ def bode_plot(analysis: LoopAnalysis, path: str | Path) -> Path:
         if np.isfinite(value):
             ax.axvline(value, color="C3", ls=":", lw=1)
     bottom.set(xlabel="frequency (rad / optimizer step)", ylabel="phase (deg)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def step_plot(analyses: dict[str, LoopAnalysis], path: str | Path, chosen: str = "") -> Path:
@@ -98,7 +90,7 @@ def step_plot(analyses: dict[str, LoopAnalysis], path: str | Path, chosen: str =
         effort = analyses[chosen].step_effort
         span = max(float(np.ptp(effort)), 1e-12)
         bottom.set_ylim(min(0.0, float(effort.min())) - 0.5 * span, float(effort.max()) + 0.5 * span)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def validation_plot(tracking: Tracking | None, step: StepTest | None, path: str | Path,
@@ -133,4 +125,4 @@ def validation_plot(tracking: Tracking | None, step: StepTest | None, path: str 
                title=(f"setpoint step: overshoot {mi['Overshoot']:.1f}% (pred. {pi['Overshoot']:.1f}%), "
                       f"settling {mi['SettlingTime']:.0f} (pred. {pi['SettlingTime']:.0f})"))
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

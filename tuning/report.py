@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
+from tuning.figures import save_figure  # noqa: E402
 from tuning.objectives import MethodScore, TrialObjective  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,7 @@ def plot_history(study: optuna.Study, objectives: list[TrialObjective], path: Pa
     ax.set_ylabel(f"{objective.name} ({objective.direction})")
     ax.set_title("Optimisation history (tuning seeds)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def param_importances(study: optuna.Study) -> dict[str, float]:
@@ -86,10 +84,7 @@ def plot_importances(importances: dict[str, float], path: Path) -> Path:
     ax.barh(names, [importances[n] for n in names], color="tab:blue")
     ax.set_xlabel("importance (PED-ANOVA, first objective)")
     ax.set_title("Parameter importances")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_pareto(study: optuna.Study, objectives: list[TrialObjective], path: Path) -> Path:
@@ -108,10 +103,7 @@ def plot_pareto(study: optuna.Study, objectives: list[TrialObjective], path: Pat
     ax.set_ylabel(f"{objectives[1].name} ({objectives[1].direction})")
     ax.set_title("Pareto front (tuning seeds)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_trajectories(scores: dict[str, MethodScore], path: Path, target: float | None) -> Path:
@@ -128,10 +120,7 @@ def plot_trajectories(scores: dict[str, MethodScore], path: Path, target: float 
     bottom.set_xlabel("step")
     top.set_title("Best trial vs defaults, held-out seeds (mean over seeds)")
     top.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _fmt(value: float) -> str:

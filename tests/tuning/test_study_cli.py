@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from entropic.experiment import build_trainer
 from tuning.cli import tune
 from tuning.objectives import ObjectiveSettings, get_objective
-from tuning.study import make_storage
+from tuning.study_storage import make_storage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

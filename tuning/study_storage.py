@@ -1,0 +1,45 @@
+"""Where a study lives: a SQLite file in the output directory, or a shared database.
+
+A ``postgresql+psycopg://`` URL lets many workers on many machines share one study (each runs
+``entropic-tune`` with the same study name); SQLite serves several workers on one machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy.exc
+
+log = logging.getLogger(__name__)
+
+
+def storage_url(storage: str | None, output_dir: str | Path) -> str:
+    """The storage URL: ``storage``, or a SQLite file ``study.db`` in ``output_dir``."""
+    if storage:
+        return storage
+    return f"sqlite:///{(Path(output_dir) / 'study.db').resolve()}"
+
+
+def make_storage(url: str, attempts: int = 8) -> optuna.storages.RDBStorage:
+    """An RDB storage for ``url`` (SQLite waits up to a minute for a lock held by another worker).
+
+    Workers that start together on an empty database race to create Optuna's tables; the losers
+    see a unique-constraint error, wait a moment and connect to the tables the winner made.
+    """
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            if attempt == attempts - 1:
+                raise
+            log.info("storage not ready (%s); retrying", type(error).__name__)
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+    raise AssertionError("unreachable")
