@@ -26,6 +26,7 @@ import torch
 
 from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.advantages import AdvantageConfig, compute_advantages
+from entropic.allocator import retain_freed_memory
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 
@@ -93,6 +94,7 @@ def softmax_floor_seconds(prompts: int, arms: int, runs: int, repeats: int = 50)
 
 
 def main() -> None:
+    retain_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 64, 1000])

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
+from entropic.allocator import retain_freed_memory
 from entropic.experiment import build_trainer
 from entropic.metrics.tracking import max_relative_error, min_after_crossing, within_band
 from entropic.run_log import read_metric
@@ -48,6 +49,7 @@ def run(experiment: str, steps: int, output: Path) -> dict:
 
 
 def main() -> None:
+    retain_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--json", default="benchmarks/controllers.json")

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from entropic.allocator import retain_freed_memory
 from entropic.control import Control
 from entropic.objectives import MODIFIERS, POLICY_LOSSES, TERMS, Objective, ObjectiveConfig, PolicyBatch
 
@@ -51,6 +52,7 @@ def time_call(objective: Objective, batch: PolicyBatch, control: Control, repeat
 
 
 def main() -> None:
+    retain_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seq", type=int, default=2048)

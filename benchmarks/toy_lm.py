@@ -22,6 +22,7 @@ import torch
 
 from bandits.toy_lm import ToyLMBackend, ToyLMConfig
 from entropic.advantages import AdvantageConfig, compute_advantages
+from entropic.allocator import retain_freed_memory
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 
@@ -53,6 +54,7 @@ def time_steps(backend: ToyLMBackend, steps: int) -> dict[str, float]:
 
 
 def main() -> None:
+    retain_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per R (after one warm-up step)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from entropic.control import Knob
-from entropic.segments import run_segments
+from entropic.segments import memo, run_segments
 
 EPS = 1e-8
 """verl's ``masked_mean`` guard: an empty mask gives 0, not NaN."""
@@ -38,8 +38,12 @@ def masked_sum_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, n
 
 
 def masked_mean_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
-    """Per-run masked mean ``[B, T] -> [R]`` with verl's ``+1e-8`` guard (empty run -> 0)."""
-    return masked_sum_per_run(x, mask, run, num_runs) / (sum_per_run(row_sum(mask), run, num_runs) + EPS)
+    """Per-run masked mean ``[B, T] -> [R]`` with verl's ``+1e-8`` guard (empty run -> 0).
+
+    The denominator is computed once per ``(mask, run)`` pair: a step's many metrics share it.
+    """
+    total = memo(mask, f"total/{num_runs}", (run,), lambda: sum_per_run(row_sum(mask.detach()), run, num_runs))
+    return masked_sum_per_run(x, mask, run, num_runs) / (total + EPS)
 
 
 def gather_runs(values: torch.Tensor, run: torch.Tensor) -> torch.Tensor:

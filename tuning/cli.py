@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from optuna.trial import TrialState
 
+from entropic.allocator import retain_freed_memory
 from entropic.loop import TrainerConfig
 from tuning.batch import Method, Simulator
 from tuning.export import export_method
@@ -193,6 +194,7 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
 @hydra.main(version_base="1.3", config_path="pkg://configs", config_name="tune/default")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best value of the first objective (for Hydra sweepers)."""
+    retain_freed_memory()
     try:
         summary = tune(cfg, HydraConfig.get().runtime.output_dir)
     except (ValueError, InstantiationException) as error:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
+from entropic.allocator import retain_freed_memory
 from tuning.cli import tune
 
 DEMO = [
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="outputs/demo", help="output directory (default outputs/demo)")
     parser.add_argument("overrides", nargs="*", help="entropic-tune overrides, e.g. tune.n_trials=100")
     args = parser.parse_args(argv)
+    retain_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with initialize_config_module(config_module="configs", version_base="1.3"):
         cfg = compose(config_name="tune/default", overrides=DEMO + list(args.overrides))

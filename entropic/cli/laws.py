@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import torch
 
+from entropic.allocator import retain_freed_memory
 from entropic.laws.analyse import analyse_run
 from entropic.laws.claims import CLAIMS, Claim, ClaimRun, get_claim, run_claim
 from entropic.laws.report import claim_record, verdict_table, write_report
@@ -55,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit status (0 whatever the verdicts, 1 on a bad argument)."""
     args = parse_args(argv)
+    retain_freed_memory()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.list:

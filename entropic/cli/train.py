@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
+from entropic.allocator import retain_freed_memory
 from entropic.experiment import build_trainer, load_run_config
 from entropic.loop import Diverged
 
@@ -44,6 +45,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict:
 @hydra.main(version_base="1.3", config_path="pkg://configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the final mean reward (for Hydra sweepers)."""
+    retain_freed_memory()
     try:
         summary = train(cfg, HydraConfig.get().runtime.output_dir)
     except (ValueError, Diverged, InstantiationException) as error:

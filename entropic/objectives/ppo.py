@@ -65,15 +65,12 @@ class _DualClipLoss(torch.autograd.Function):
         dual = neg_adv * clip_c
         negative = advantages < 0
         loss = torch.where(negative, torch.minimum(dual, loss_clip), loss_clip)
-        # d loss_clip / d ratio: maximum's share to each branch, times each branch's own derivative
-        tie = unclipped == clipped_loss
-        share_unclipped = torch.where(tie, 0.5, (unclipped > clipped_loss).to(ratio.dtype))
-        share_clipped = torch.where(tie, 0.5, (unclipped < clipped_loss).to(ratio.dtype)) * inside
-        # d loss / d loss_clip: 1 where A >= 0, minimum's share where A < 0
-        share_loss_clip = torch.where(negative & (dual == loss_clip), 0.5,
-                                      (~negative | (loss_clip < dual)).to(ratio.dtype))
-        in_range = (delta >= -LOG_RATIO_CLAMP) & (delta <= LOG_RATIO_CLAMP)
-        coefficient = share_loss_clip * neg_adv * (share_unclipped + share_clipped) * ratio * in_range
+        # d loss_clip / d ratio = -A * live: maximum picks the unclipped branch, or the clipped one
+        # with the ratio inside its bounds (where the two are equal their halves add up to 1)
+        live = ((unclipped > clipped_loss) | inside) & (delta.abs() <= LOG_RATIO_CLAMP)
+        # d loss / d loss_clip: 1 where A >= 0, minimum's share where A < 0 (half on a tie)
+        share = torch.where(negative & (dual == loss_clip), 0.5, (~negative | (loss_clip < dual)).to(ratio.dtype))
+        coefficient = unclipped * (live * share)  # -A * ratio * ...: d ratio / d logp = ratio
         return loss, coefficient, clipped_loss > unclipped, (loss_clip > dual) & negative, log_ratio
 
     @staticmethod
