@@ -107,6 +107,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._reference_log_probs: torch.Tensor | None = None  # [R, P, T, K] once reset
         self._rows = RowLayout.build(config, self.task, num_runs)
         self._pending_forward: _Forward | None = None
+        self._noise_free = self.task.reward_correct == 1.0 and self.task.reward_wrong == 0.0
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
 
     # ----------------------------------------------------------------- protocol
@@ -147,7 +148,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         return Rollout(tokens=tokens, mask=torch.ones(tokens.shape, dtype=self.dtype), rewards=rewards,
                        group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
                        weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
-                       extras={"correct": correct.to(self.dtype)})
+                       extras={"correct": rewards if self._noise_free else correct.to(self.dtype)})
 
     def _reference_token_log_probs(self, index: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """``log pi_ref`` ``[B, T]`` of the rollout's ``tokens`` at flat positions ``index`` ``[B, T]`` of
@@ -199,7 +200,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         tokens = as_rows(arms)
         correct = drawn(self.task.correct).all(-1)
         rewards = correct.to(self.dtype)
-        if self.task.reward_correct < 1.0 or self.task.reward_wrong > 0.0:
+        if not self._noise_free:
             noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
             rewards = (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
         reference = self._prior_log_probs if self._reference_log_probs is None else self._reference_log_probs

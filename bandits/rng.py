@@ -123,13 +123,17 @@ def sample_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     K = probs.shape[-1]
     cdf = probs.cumsum(-1)  # [..., K]
     target = u * cdf[..., -1:]  # [..., G]
-    arms = torch.zeros(target.shape, dtype=torch.long, device=target.device)
-    probe, probed = torch.empty_like(arms), torch.empty_like(target)
-    below = torch.empty(target.shape, dtype=torch.bool, device=target.device)
     step = 1 << max(K - 1, 0).bit_length() >> 1  # half the smallest power of two >= K
+    if not step:
+        return torch.zeros(target.shape, dtype=torch.long, device=target.device)
+    # arms = count of the boundaries cdf[0 .. K-2] <= target found so far; the first probe, the same
+    # boundary for every draw, is a broadcast comparison; later ones gather. For K not a power of two
+    # a probe past K-2 reads cdf[K-2], which is <= target only when the answer is K-1 anyway.
+    below = cdf[..., step - 1:step] <= target  # step - 1 <= K - 2
+    arms = below.long().mul_(step)
+    probe, probed = torch.empty_like(arms), torch.empty_like(target)
+    step >>= 1
     while step:
-        # arms = count of the boundaries cdf[0 .. K-2] <= target found so far; for K not a power of
-        # two a probe past K-2 reads cdf[K-2], which is <= target only when the answer is K-1 anyway
         torch.add(arms, step - 1, out=probe)
         if K & (K - 1):
             probe.clamp_(max=K - 2)

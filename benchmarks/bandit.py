@@ -19,33 +19,29 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
-from collections import defaultdict
 
 import torch
+from step_timer import MOVES, time_moves
 
 from bandits import BanditConfig, SoftmaxBanditBackend
-from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.allocator import retain_freed_memory
-from entropic.control import Control
-from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 
 PROBLEMS = {"small": (64, 32, 8), "large": (512, 64, 8)}
-MOVES = ("rollout", "advantages", "score", "objective", "apply")
 
 
 def naive_grpo_seconds(prompts: int, arms: int, group: int, steps: int, lr: float = 32.0) -> float:
-    """Seconds per step of a plain single-run GRPO loop on a tabular softmax bandit."""
+    """Median seconds per step of a plain single-run GRPO loop on a tabular softmax bandit."""
     generator = torch.Generator().manual_seed(0)
     correct = torch.zeros(prompts, arms)
     correct[:, : arms // 4] = 1.0
     logits = torch.randn(prompts, arms, generator=generator).requires_grad_(True)
     optimizer = torch.optim.SGD([logits], lr=lr)
     rows = torch.arange(prompts).unsqueeze(-1)
-    start = 0.0
-    for step in range(steps + 1):
-        if step == 1:
-            start = time.perf_counter()
+    seconds = []
+    for step in range(steps + 1):  # step 0 warms up
+        start = time.perf_counter()
         with torch.no_grad():
             arms_drawn = torch.multinomial(torch.softmax(logits, -1), group, replacement=True, generator=generator)
         rewards = correct[rows, arms_drawn]  # [P, G]
@@ -56,32 +52,15 @@ def naive_grpo_seconds(prompts: int, arms: int, group: int, steps: int, lr: floa
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return (time.perf_counter() - start) / steps
+        if step:
+            seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
 
 
 def entropic_seconds(prompts: int, arms: int, group: int, runs: int, steps: int) -> dict[str, float]:
-    """Seconds per step of each of the five moves (and ``total``) for ``runs`` vectorised runs."""
+    """Median seconds per step of each of the five moves (and ``total``) for ``runs`` vectorised runs."""
     config = BanditConfig(num_prompts=prompts, num_arms=arms, group_size=group, return_logits=False)
-    backend = SoftmaxBanditBackend(config, num_runs=runs)  # GRPO needs no [B, T, K] logits copy
-    objective, control, advantage = Objective(ObjectiveConfig()), Control(), AdvantageConfig()
-    totals: dict[str, float] = defaultdict(float)
-    for step in range(steps + 1):  # step 0 warms up
-        marks = [time.perf_counter()]
-        rollout = backend.rollout()
-        marks.append(time.perf_counter())
-        advantages = compute_advantages(rollout, advantage)
-        marks.append(time.perf_counter())
-        stats = backend.score(rollout)
-        marks.append(time.perf_counter())
-        loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
-        marks.append(time.perf_counter())
-        backend.apply(loss)
-        marks.append(time.perf_counter())
-        if step:
-            for name, begin, end in zip(MOVES, marks, marks[1:], strict=False):
-                totals[name] += (end - begin) / steps
-            totals["total"] += (marks[-1] - marks[0]) / steps
-    return dict(totals)
+    return time_moves(SoftmaxBanditBackend(config, num_runs=runs), steps)  # GRPO needs no [B, T, K] logits copy
 
 
 def softmax_floor_seconds(prompts: int, arms: int, runs: int, repeats: int = 50) -> float:
@@ -96,7 +75,8 @@ def softmax_floor_seconds(prompts: int, arms: int, runs: int, repeats: int = 50)
 def main() -> None:
     retain_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=30, help="timed steps of entropic at each R")
+    parser.add_argument("--naive-steps", type=int, default=300, help="timed steps of the naive loop")
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 64, 1000])
     parser.add_argument("--json", default="benchmarks/bandit.json")
     args = parser.parse_args()
@@ -107,7 +87,7 @@ def main() -> None:
     print(header)
     results = []
     for problem, (P, K, G) in PROBLEMS.items():
-        naive = naive_grpo_seconds(P, K, G, args.steps)
+        naive = naive_grpo_seconds(P, K, G, args.naive_steps)
         floor = softmax_floor_seconds(P, K, 1)
         results.append({"problem": problem, "variant": "naive", "runs": 1, "seconds_per_step": naive,
                         "run_steps_per_s": 1 / naive, "speedup": 1.0, "ns_per_logit": naive * 1e9 / (P * K),

@@ -15,42 +15,12 @@ import argparse
 import ast
 import json
 import platform
-import time
-from collections import defaultdict
 
 import torch
+from step_timer import MOVES, time_moves
 
 from bandits.toy_lm import ToyLMBackend, ToyLMConfig
-from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.allocator import retain_freed_memory
-from entropic.control import Control
-from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
-
-MOVES = ("rollout", "advantages", "score", "objective", "apply")
-
-
-def time_steps(backend: ToyLMBackend, steps: int) -> dict[str, float]:
-    """Mean seconds per step of each move and ``total``, and generated tokens per step (``tokens``)."""
-    objective, control, advantage = Objective(ObjectiveConfig()), Control(), AdvantageConfig()
-    totals: dict[str, float] = defaultdict(float)
-    for step in range(steps + 1):  # step 0 warms up
-        marks = [time.perf_counter()]
-        rollout = backend.rollout()
-        marks.append(time.perf_counter())
-        advantages = compute_advantages(rollout, advantage)
-        marks.append(time.perf_counter())
-        stats = backend.score(rollout)
-        marks.append(time.perf_counter())
-        loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
-        marks.append(time.perf_counter())
-        backend.apply(loss)
-        marks.append(time.perf_counter())
-        if step:
-            for name, start, end in zip(MOVES, marks[:-1], marks[1:], strict=True):
-                totals[name] += (end - start) / steps
-            totals["total"] += (marks[-1] - marks[0]) / steps
-            totals["tokens"] += float(rollout.mask.sum()) / steps
-    return dict(totals)
 
 
 def main() -> None:
@@ -80,7 +50,7 @@ def main() -> None:
     print(header)
     for num_runs in args.runs:
         backend = ToyLMBackend(config, num_runs=num_runs)
-        times = time_steps(backend, args.steps)
+        times = time_moves(backend, args.steps)
         row = {"num_runs": num_runs, "ms_per_step": 1e3 * times["total"],
                **{f"ms_{m}": 1e3 * times[m] for m in MOVES}, "steps_per_s": 1.0 / times["total"],
                "run_steps_per_s": num_runs / times["total"], "tokens_per_s": times["tokens"] / times["total"],

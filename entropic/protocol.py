@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from entropic.control import Control
+from entropic.segments import memo
 
 
 def _check_shape(name: str, tensor: torch.Tensor | None, shape: tuple[int, ...], owner: str) -> None:
@@ -109,9 +110,10 @@ class Rollout:
         _check_shape("weights", self.weights, (B,), "Rollout")
         if self.num_runs < 1:
             raise ValueError(f"Rollout.num_runs must be >= 1, got {self.num_runs}")
-        if self.run is not None and B and (int(self.run.min()) < 0 or int(self.run.max()) >= self.num_runs):
-            raise ValueError(f"Rollout.run ids must lie in [0, {self.num_runs}), "
-                             f"got [{int(self.run.min())}, {int(self.run.max())}]")
+        if self.run is not None and B:
+            low, high = memo(self.run, "range", (), lambda: (int(self.run.min()), int(self.run.max())))
+            if low < 0 or high >= self.num_runs:
+                raise ValueError(f"Rollout.run ids must lie in [0, {self.num_runs}), got [{low}, {high}]")
         for name, value in self.extras.items():
             if value.shape[:1] != (B,):
                 raise ValueError(f"Rollout.extras[{name!r}] must have leading dimension B={B}, "

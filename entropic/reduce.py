@@ -38,12 +38,16 @@ def masked_sum_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, n
 
 
 def masked_mean_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
-    """Per-run masked mean ``[B, T] -> [R]`` with verl's ``+1e-8`` guard (empty run -> 0).
+    """Per-run masked mean ``[B, T] -> [R]`` with verl's ``+1e-8`` guard (empty run -> 0)."""
+    return masked_sum_per_run(x, mask, run, num_runs) / (masked_count_per_run(mask, run, num_runs) + EPS)
 
-    The denominator is computed once per ``(mask, run)`` pair: a step's many metrics share it.
+
+def masked_count_per_run(mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
+    """``sum_{b in r, t} mask`` for each run r: ``[R]``, computed once per ``(mask, run)`` pair.
+
+    A step's many masked means (loss, clip fractions, entropy, ...) share one denominator.
     """
-    total = memo(mask, f"total/{num_runs}", (run,), lambda: sum_per_run(row_sum(mask.detach()), run, num_runs))
-    return masked_sum_per_run(x, mask, run, num_runs) / (total + EPS)
+    return memo(mask, f"count/{num_runs}", (run,), lambda: sum_per_run(row_sum(mask.detach()), run, num_runs))
 
 
 def gather_runs(values: torch.Tensor, run: torch.Tensor) -> torch.Tensor:

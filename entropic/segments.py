@@ -185,6 +185,18 @@ class Segments:
             return values.reshape(self.num_segments, self.rows_per_segment)[:, 0]
         return self.table(values)[:, 0]
 
+    def combine(self, op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], values: torch.Tensor,
+                per_segment: torch.Tensor) -> torch.Tensor:
+        """``op(values[b], per_segment[segment of b])`` for every row: ``[B]``.
+
+        The contiguous layout broadcasts ``[S, 1]`` against a ``[S, n]`` view of the rows, with no
+        ``[B]`` copy of ``per_segment``.
+        """
+        if self.slots is None:
+            S, n = self.num_segments, self.rows_per_segment
+            return op(values.reshape(S, n), per_segment.unsqueeze(-1)).reshape(-1)
+        return op(values, per_segment.index_select(0, self.row_segment))
+
     def rows(self, values: torch.Tensor) -> torch.Tensor:
         """Broadcast segment values ``[S]`` to their rows: ``[B]``."""
         if self.slots is None:

@@ -107,3 +107,12 @@ def test_quantiles_of_every_run_at_several_levels_match_torch_quantile() -> None
     assert torch.isnan(got[2]).all()
     single = quantile_per_run(x, mask, run, R, levels[:, 0])
     assert single.shape == (R,) and torch.equal(single[:2], got[:2, 0])
+
+
+def test_combine_broadcasts_segment_values_in_either_layout() -> None:
+    values = torch.arange(6.0)
+    per_segment = torch.tensor([10.0, 20.0, 30.0])
+    expected = [-10.0, -9.0, -18.0, -17.0, -26.0, -25.0]
+    assert Segments.contiguous(3, 2).combine(torch.sub, values, per_segment).tolist() == expected
+    general = Segments.of(torch.tensor([0, 0, 1, 1, 2, 2]).flip(0), 3)
+    assert general.combine(torch.sub, values, per_segment.flip(0)).tolist() == expected

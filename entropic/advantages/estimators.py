@@ -53,7 +53,7 @@ def _group_centred(rollout: Rollout, config: AdvantageConfig,
     scores = _scores(rollout)
     groups = Groups.of(rollout, scores.dtype)
     weights = None if weights is None else weights.to(scores.dtype)
-    return scores - groups.rows(groups.sampled_mean(scores, weights)), groups
+    return groups.centre(scores, groups.sampled_mean(scores, weights)), groups
 
 
 @ADV_ESTIMATORS.register("grpo", "grpo_vectorized")
@@ -85,15 +85,15 @@ def grpo(rollout: Rollout, config: AdvantageConfig) -> torch.Tensor:
     scores = _scores(rollout)
     groups = Groups.of(rollout, scores.dtype)
     if rollout.weights is None:
-        centred = scores - groups.rows(groups.sampled_mean(scores))
+        centred = groups.centre(scores, groups.sampled_mean(scores))
         std = groups.sample_std(centred)
     else:
         weights = rollout.weights.to(scores.dtype)
-        centred = scores - groups.rows(groups.mean(scores, weights))
+        centred = groups.centre(scores, groups.mean(scores, weights))
         std = groups.population_std(centred, weights)
     if not config.norm_adv_by_std_in_grpo:
         return _per_token(centred, rollout)
-    return _per_token(centred / (groups.rows(std) + config.epsilon), rollout)
+    return _per_token(groups.segments.combine(torch.div, centred, std + config.epsilon), rollout)
 
 
 @ADV_ESTIMATORS.register("rloo", "rloo_vectorized")

@@ -68,6 +68,10 @@ class Groups:
         """Broadcast group values ``[K]`` to their rows: ``[B]``."""
         return self.segments.rows(values)
 
+    def centre(self, values: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """Row values ``[B]`` minus their group's ``centre`` ``[K]``: ``[B]``."""
+        return self.segments.combine(torch.sub, values, centre)
+
     def reduce(self, values: torch.Tensor, how: str) -> torch.Tensor:
         """``"amax"`` or ``"amin"`` of row values ``[B]`` over each group: ``[K]``."""
         return self.segments.amax(values) if how == "amax" else self.segments.amin(values)
@@ -91,7 +95,7 @@ class Groups:
         FloatTensor [K]
         """
         reference = self.reduce(values, "amax")  # [K]
-        offsets = values - self.rows(reference)  # [B]
+        offsets = self.segments.combine(torch.sub, values, reference)  # [B]
         if weights is None:
             total, weighted = self.size, offsets
         else:

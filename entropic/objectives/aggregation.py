@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from entropic.reduce import row_sum, sum_per_run
+from entropic.reduce import masked_count_per_run, row_sum, sum_per_run
 
 AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 
@@ -75,7 +75,8 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
     token_sum = row_sum(loss_mat * mask)  # [B]
     lengths = row_sum(mask)  # [B]
     if mode == "token-mean":
-        return _safe_divide(total(token_sum), total(lengths))
+        tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(lengths)
+        return _safe_divide(total(token_sum), tokens)
     if mode == "seq-mean-token-sum-norm":
         scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
         return total(token_sum) / scale

@@ -44,10 +44,11 @@ class _DualClipLoss(torch.autograd.Function):
 
     Composing ``clamp``, ``exp``, ``maximum``, ``minimum`` and ``where`` under autograd costs about
     fifteen elementwise passes backwards; the chain rule collapses into one coefficient, so the
-    backward pass is a single multiply. The coefficient follows torch's rules exactly: ``clamp``
-    passes the gradient on its closed interval, and equal arguments of ``maximum``/``minimum``
-    share it half and half (at ratio 1 the two clip branches are equal and together pass all of
-    it). Only ``log_probs`` receives a gradient.
+    backward pass is a single multiply. The coefficient is autograd's: ``clamp`` passes the
+    gradient on its closed interval and, where the two clip branches are equal (ratio inside the
+    bounds, ratio 1 included), their halves add up to the whole. One measure-zero tie differs: where
+    the dual bound equals the clipped loss exactly, autograd would pass half the gradient; this passes
+    all of it. Only ``log_probs`` receives a gradient.
     """
 
     @staticmethod
@@ -59,19 +60,17 @@ class _DualClipLoss(torch.autograd.Function):
         ratio = torch.exp(log_ratio)
         neg_adv = -advantages
         unclipped = neg_adv * ratio
-        inside = (ratio >= low) & (ratio <= high)  # clamp passes the gradient here
-        clipped_loss = neg_adv * torch.clamp(ratio, low, high)
+        bounded = torch.clamp(ratio, low, high)
+        clipped_loss = neg_adv * bounded
         loss_clip = torch.maximum(unclipped, clipped_loss)
         dual = neg_adv * clip_c
-        negative = advantages < 0
-        loss = torch.where(negative, torch.minimum(dual, loss_clip), loss_clip)
-        # d loss_clip / d ratio = -A * live: maximum picks the unclipped branch, or the clipped one
-        # with the ratio inside its bounds (where the two are equal their halves add up to 1)
-        live = ((unclipped > clipped_loss) | inside) & (delta.abs() <= LOG_RATIO_CLAMP)
-        # d loss / d loss_clip: 1 where A >= 0, minimum's share where A < 0 (half on a tie)
-        share = torch.where(negative & (dual == loss_clip), 0.5, (~negative | (loss_clip < dual)).to(ratio.dtype))
-        coefficient = unclipped * (live * share)  # -A * ratio * ...: d ratio / d logp = ratio
-        return loss, coefficient, clipped_loss > unclipped, (loss_clip > dual) & negative, log_ratio
+        dual_clipped = (loss_clip > dual) & (advantages < 0)
+        loss = torch.where(dual_clipped, dual, loss_clip)
+        # d loss / d logp = -A * ratio where the unclipped branch is the maximum, or the clipped one
+        # with the ratio inside its bounds, the log-ratio is inside its clamp and no dual bound holds
+        live = ((unclipped > clipped_loss) | (bounded == ratio)) & (log_ratio == delta) & ~dual_clipped
+        coefficient = torch.where(live, unclipped, 0.0)
+        return loss, coefficient, clipped_loss > unclipped, dual_clipped, log_ratio
 
     @staticmethod
     def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
