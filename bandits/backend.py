@@ -35,6 +35,7 @@ from bandits.runs import PerRunLearningRate, run_seeds
 from bandits.task import BanditTask
 from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats
+from entropic.segments import memo
 
 STREAM_SAMPLE = 0
 """RNG stream of the arm draws."""
@@ -232,8 +233,19 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         K = self.task.shape[2]
         forward = self._forward()
         log_probs = forward.log_probs  # [R, P, T, K]
-        positions = position_index(rollout.run_ids(), rollout.prompts, self.task.shape).reshape(-1)  # [B*T]
-        token_log_probs = log_probs.reshape(-1).index_select(0, positions * K + rollout.tokens.reshape(-1))
+        run = rollout.run_ids()
+        positions = memo(rollout.prompts, "positions", (run,),  # [B*T]; once per rollout layout
+                         lambda: position_index(run, rollout.prompts, self.task.shape).reshape(-1))
+        if rollout.run is self._rows.run and rollout.prompts is self._rows.prompts:
+            # a whole rollout: every (run, prompt) owns n consecutive rows, so a gather along the arms
+            # reads the log-probs (its backward adds each logit's gradients in row order, in parallel)
+            R, (P, _, _) = self.num_runs, self.task.shape
+            n = B // (R * P)
+            tokens = rollout.tokens.view(R, P, n, T).transpose(-1, -2).reshape(R, P * T, n)
+            picked = log_probs.view(R, P * T, K).gather(-1, tokens)  # [R, P*T, n]
+            token_log_probs = picked.view(R, P, T, n).transpose(-1, -2).reshape(B, T)
+        else:
+            token_log_probs = log_probs.reshape(-1).index_select(0, positions * K + rollout.tokens.reshape(-1))
         entropy = None
         if need_entropy:
             entropy = _entropy(log_probs, forward.probs).reshape(-1).index_select(0, positions).view(B, T)

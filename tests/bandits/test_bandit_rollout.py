@@ -105,6 +105,20 @@ def test_score_matches_rollout_and_works_on_a_subset_of_rows() -> None:
     assert torch.equal(subset.log_probs, stats.log_probs[index]) and subset.entropy is None
 
 
+@pytest.mark.parametrize("mode", ["sampled", "exact"])
+def test_whole_rollout_and_row_subset_paths_give_the_same_gradient_bits(mode: str) -> None:
+    """A whole rollout is read with a gather, a subset with an index: both add a logit's gradients in row order."""
+    backend = SoftmaxBanditBackend(BanditConfig(group_size=4, seq_len=2, mode=mode, **SMALL), num_runs=3)
+    rollout = backend.rollout()
+    weights = torch.randn(rollout.tokens.shape, generator=torch.Generator().manual_seed(0))
+    gradients = []
+    for batch in (rollout, rollout.select(torch.arange(rollout.batch_size))):
+        (backend.score(batch, need_entropy=False).log_probs * weights).sum().backward()
+        gradients.append(backend.policy.params["logits"].grad.clone())
+        backend.policy.params["logits"].grad = None
+    assert torch.equal(gradients[0], gradients[1])
+
+
 def test_score_refuses_foreign_rollouts() -> None:
     backend = SoftmaxBanditBackend(BanditConfig(**SMALL), num_runs=2)
     rollout = backend.rollout()
