@@ -108,6 +108,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._reference_log_probs: torch.Tensor | None = None  # [R, P, T, K] once reset
         self._rows = RowLayout.build(config, self.task, num_runs)
         self._pending_forward: _Forward | None = None
+        self._mask = torch.ones(self._rows.run.shape[0], self.task.shape[1], dtype=self.dtype)  # [B, T]: all valid
         self._noise_free = self.task.reward_correct == 1.0 and self.task.reward_wrong == 0.0
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
 
@@ -124,7 +125,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         -------
         Rollout
             ``tokens [B, T]``, ``rewards [B]``, ``group [B]``, ``old_log_probs``/``ref_log_probs
-            [B, T]`` (reference = the initial policy, or the policy at the last :meth:`reset_reference`),
+            [B, T]`` (reference = the initial policy, or the policy at the last :meth:`reset_reference`;
+            ``None`` without ``config.use_reference``),
             ``run [B]``, ``prompts [B]`` (prompt ids), ``weights [B]`` in exact mode, and
             ``extras["correct"] [B]`` (noise-free verdict, 0/1).
         """
@@ -145,8 +147,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
                 index = token_index(rows.run, rows.prompts, tokens, shape)  # [B, T]
                 old_log_probs = log_probs.reshape(-1)[index]
                 weights = self._exact_weights(old_log_probs.exp())
-                ref_log_probs = self._reference_token_log_probs(index, tokens)
-        return Rollout(tokens=tokens, mask=torch.ones(tokens.shape, dtype=self.dtype), rewards=rewards,
+                ref_log_probs = self._reference_token_log_probs(index, tokens) if self.config.use_reference else None
+        return Rollout(tokens=tokens, mask=self._mask, rewards=rewards,
                        group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
                        weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
                        extras={"correct": rewards if self._noise_free else correct.to(self.dtype)})
@@ -205,7 +207,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
             rewards = (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
         reference = self._prior_log_probs if self._reference_log_probs is None else self._reference_log_probs
-        return tokens, correct, rewards, drawn(log_probs), drawn(reference)
+        return tokens, correct, rewards, drawn(log_probs), drawn(reference) if self.config.use_reference else None
 
     def _exact_weights(self, token_probs: torch.Tensor) -> torch.Tensor:
         """``G * pi(response) * P(reward | response)`` ``[B]`` from the tokens' probabilities ``[B, T]``."""
@@ -317,6 +319,9 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         The reference becomes a per-run copy of the current log-probs ``[R, P, T, K]``, so the next
         rollout's ``ref_log_probs`` equal its ``old_log_probs`` until the policy moves.
         """
+        if not self.config.use_reference:
+            raise ValueError("backend.use_reference=false: the bandit has no reference to reset; set "
+                             "backend.use_reference=true or trainer.reference_reset_every=0")
         with torch.no_grad():
             self._reference_log_probs = torch.log_softmax(self.policy.logits(), dim=-1)
 

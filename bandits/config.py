@@ -89,6 +89,9 @@ class BanditConfig:
     return_logits : bool
         Fill ``TokenStats.logits [B, T, K]`` in ``score`` (default True); False saves a
         ``B x T x K`` copy, which matters in exact mode with many runs.
+    use_reference : bool
+        Fill ``Rollout.ref_log_probs`` (KL terms need them; default True); False saves a gather
+        per rollout.
     """
 
     num_prompts: int = 64
@@ -116,6 +119,7 @@ class BanditConfig:
     eval_k: list[int] = field(default_factory=lambda: [1, 8, 64, 256])
     dtype: str = "float32"
     return_logits: bool = True
+    use_reference: bool = True
 
     def __post_init__(self) -> None:
         for name in ("num_prompts", "group_size", "seq_len", "rank"):

@@ -8,6 +8,8 @@ reduced first (over ``T``), then folded into runs by :mod:`entropic.segments`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from entropic.control import Knob
@@ -15,6 +17,15 @@ from entropic.segments import memo, run_segments
 
 EPS = 1e-8
 """verl's ``masked_mean`` guard: an empty mask gives 0, not NaN."""
+
+
+def indicator(compare: Callable[..., torch.Tensor], a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
+    """``compare(a, b)`` (``torch.gt``, ``torch.eq``, ...) as 0/1 in ``a``'s dtype and shape.
+
+    Written straight into a float tensor: on CPU a bool result and its conversion, or a
+    ``torch.where`` on it, cost several times a float multiply over the same elements.
+    """
+    return compare(a, b, out=torch.empty_like(a))
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -34,7 +45,14 @@ def row_sum(x: torch.Tensor) -> torch.Tensor:
 
 def masked_sum_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
     """``sum_{b in r, t} x * mask`` for each run r: ``[B, T] -> [R]``."""
-    return sum_per_run(row_sum(x * mask), run, num_runs)
+    return sum_per_run(row_sum(apply_mask(x, mask)), run, num_runs)
+
+
+def apply_mask(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``x * mask``, or ``x`` itself when ``mask`` is all ones (checked once per mask tensor)."""
+    if memo(mask, "all_ones", (), lambda: bool((mask == 1).all())):
+        return x
+    return x * mask
 
 
 def masked_mean_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from entropic.protocol import Rollout
-from entropic.reduce import gather_runs, masked_mean_per_run, sum_per_run
+from entropic.reduce import gather_runs, indicator, masked_mean_per_run, sum_per_run
 from entropic.segments import Segments, id_segments, memo
 
 WHITEN_EPS = 1e-8
@@ -96,16 +96,15 @@ class Groups:
         """
         reference = self.reduce(values, "amax")  # [K]
         offsets = self.segments.combine(torch.sub, values, reference)  # [B]
-        if weights is None:
-            total, weighted = self.size, offsets
-        else:
-            total, weighted = self.sum(weights), weights * offsets
-        return reference + self.sum(weighted) / torch.where(total > 0, total, torch.ones_like(total))
+        if weights is None:  # every group has a row
+            return reference + self.sum(offsets) / self.size
+        total = self.sum(weights)
+        return reference + self.sum(weights * offsets) / (total + indicator(torch.eq, total, 0.0))
 
     def sampled_mean(self, values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`mean` ``[K]`` of row values ``[B]`` (weighted by ``weights`` ``[B]`` when given) with
         verl's singleton rule: a group of one row has mean 0."""
-        return torch.where(self.size > 1, self.mean(values, weights), torch.zeros_like(self.size))
+        return self.mean(values, weights) * indicator(torch.gt, self.size, 1.0)
 
     def sample_std(self, centred: torch.Tensor) -> torch.Tensor:
         """Unbiased std ``sqrt(sum c^2 / (n - 1))`` of centred row values ``[B]`` per group: ``[K]``.
@@ -113,7 +112,8 @@ class Groups:
         A group of one row gets 1 (verl's loop ``compute_grpo_outcome_advantage``).
         """
         variance = self.sum(centred**2) / (self.size - 1).clamp(min=1)
-        return torch.where(self.size > 1, variance.sqrt(), torch.ones_like(variance))
+        several = indicator(torch.gt, self.size, 1.0)
+        return variance.sqrt() * several + (1.0 - several)
 
     def population_std(self, centred: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """Weighted population std ``sqrt(sum w c^2 / sum w)`` of centred row values ``[B]``: ``[K]``."""

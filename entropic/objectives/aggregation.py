@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from entropic.reduce import masked_count_per_run, row_sum, sum_per_run
+from entropic.reduce import apply_mask, masked_count_per_run, row_sum, sum_per_run
 
 AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 
@@ -72,7 +72,7 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
         """Per-run sum ``[R]`` of row values ``[B]``, weighted by ``weights`` when given."""
         return sum_per_run(rows if weights is None else weights * rows, run, num_runs)
 
-    token_sum = row_sum(loss_mat * mask)  # [B]
+    token_sum = row_sum(apply_mask(loss_mat, mask))  # [B]
     lengths = row_sum(mask)  # [B]
     if mode == "token-mean":
         tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(lengths)

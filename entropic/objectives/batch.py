@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -76,9 +77,9 @@ class PolicyBatch:
             ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
             generators=generators)
 
-    @property
+    @cached_property
     def weighted_mask(self) -> torch.Tensor:
-        """FloatTensor [B, T]: ``mask`` times the row weights, the measure of every token mean."""
+        """FloatTensor [B, T]: ``mask`` times the row weights, the measure of every token mean (made once)."""
         if self.weights is None:
             return self.mask
         return self.mask * self.weights.unsqueeze(-1)

@@ -21,7 +21,7 @@ import torch
 from entropic.control import Control
 from entropic.objectives.batch import PolicyBatch
 from entropic.objectives.registry import PolicyLoss, register_policy_loss
-from entropic.reduce import knob_per_row, masked_mean_per_run
+from entropic.reduce import indicator, knob_per_row, masked_mean_per_run
 
 LOG_RATIO_CLAMP = 20.0
 
@@ -60,17 +60,18 @@ class _DualClipLoss(torch.autograd.Function):
         ratio = torch.exp(log_ratio)
         neg_adv = -advantages
         unclipped = neg_adv * ratio
-        bounded = torch.clamp(ratio, low, high)
+        bounded = torch.clamp(ratio, min=low).clamp_(max=high)  # float or per-run [B, 1] bounds, mixed
         clipped_loss = neg_adv * bounded
         loss_clip = torch.maximum(unclipped, clipped_loss)
-        dual = neg_adv * clip_c
-        dual_clipped = (loss_clip > dual) & (advantages < 0)
-        loss = torch.where(dual_clipped, dual, loss_clip)
+        # the dual bound -A c where A < 0, else 0: loss_clip = -A * (a positive ratio) <= 0 there already
+        upper = torch.relu(neg_adv) * clip_c
+        loss = torch.minimum(loss_clip, upper)
         # d loss / d logp = -A * ratio where the unclipped branch is the maximum, or the clipped one
         # with the ratio inside its bounds, the log-ratio is inside its clamp and no dual bound holds
-        live = ((unclipped > clipped_loss) | (bounded == ratio)) & (log_ratio == delta) & ~dual_clipped
-        coefficient = torch.where(live, unclipped, 0.0)
-        return loss, coefficient, clipped_loss > unclipped, dual_clipped, log_ratio
+        live = torch.maximum(indicator(torch.gt, unclipped, clipped_loss), indicator(torch.eq, bounded, ratio))
+        live = live * indicator(torch.eq, log_ratio, delta) * indicator(torch.le, loss_clip, upper)
+        return loss, unclipped * live, indicator(torch.gt, clipped_loss, unclipped), \
+            indicator(torch.gt, loss_clip, upper), log_ratio
 
     @staticmethod
     def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
@@ -95,17 +96,16 @@ def vanilla_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     ``actor/pg_clipfrac_lower`` (dual clip active on ``A < 0``), ``actor/ppo_kl``
     (``mean(old_logp - logp)``).
     """
-    run, R, mask = batch.run, batch.num_runs, batch.mask
+    run, R = batch.run, batch.num_runs
     measure = batch.weighted_mask
-    dtype = batch.log_probs.dtype
-    low = torch.as_tensor(1.0 - knob_per_row(control.clip_ratio_low, run), dtype=dtype)
-    high = torch.as_tensor(1.0 + knob_per_row(control.clip_ratio_high, run), dtype=dtype)
-    clip_c = torch.as_tensor(knob_per_row(control.clip_ratio_c, run), dtype=dtype)
+    low = 1.0 - knob_per_row(control.clip_ratio_low, run)  # float, or [B, 1] per run
+    high = 1.0 + knob_per_row(control.clip_ratio_high, run)
+    clip_c = knob_per_row(control.clip_ratio_c, run)
     loss, _, clipped, dual_clipped, log_ratio = _DualClipLoss.apply(
         batch.log_probs, batch.old_log_probs.detach(), batch.advantages.detach(), low, high, clip_c)
     metrics = {
-        "actor/pg_clipfrac": masked_mean_per_run(clipped.to(mask.dtype), measure, run, R),
-        "actor/pg_clipfrac_lower": masked_mean_per_run(dual_clipped.to(mask.dtype), measure, run, R),
-        "actor/ppo_kl": masked_mean_per_run(-log_ratio, measure, run, R),
+        "actor/pg_clipfrac": masked_mean_per_run(clipped, measure, run, R),
+        "actor/pg_clipfrac_lower": masked_mean_per_run(dual_clipped, measure, run, R),
+        "actor/ppo_kl": -masked_mean_per_run(log_ratio, measure, run, R),
     }
     return PolicyLoss(loss, metrics)

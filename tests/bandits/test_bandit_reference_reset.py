@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import torch
 from bandit_steps import train
 
@@ -56,3 +57,11 @@ def test_state_dict_after_a_reset_resumes_bit_identically() -> None:
     buffer.seek(0)
     restored.load_state_dict(torch.load(buffer))
     assert torch.equal(train(restored, 4, KL, CONTROL), continued)
+
+
+def test_without_a_reference_rollouts_carry_none_and_a_reset_is_refused() -> None:
+    backend = SoftmaxBanditBackend(BanditConfig(num_prompts=4, num_arms=8, num_correct=2, init_entropy=1.5,
+                                                use_reference=False))
+    assert backend.rollout().ref_log_probs is None
+    with pytest.raises(ValueError, match="backend.use_reference=false"):
+        backend.reset_reference()
