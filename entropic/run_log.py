@@ -16,10 +16,16 @@ import torch
 Metrics = dict[str, torch.Tensor]
 
 
-def _jsonable(value: torch.Tensor) -> float | list[float] | None:
-    values = value.detach().double().cpu().reshape(-1).tolist()
+def _jsonable(values: list[float]) -> float | list[float | None] | None:
+    """One value or a list of per-run values, non-finite ones as ``null``."""
     values = [v if math.isfinite(v) else None for v in values]
     return values[0] if len(values) == 1 else values
+
+
+def _nan_mean(values: list[float]) -> float:
+    """Mean over runs, NaN readings left out (``torch.nanmean``; NaN when all are NaN)."""
+    kept = [v for v in values if not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
 
 
 def _step_of(line: str, default: int) -> int:
@@ -69,17 +75,17 @@ class RunLog:
 
     def log(self, step: int, metrics: Metrics, histograms: dict[str, torch.Tensor] | None = None) -> None:
         """Append one step: scalars to ``metrics.jsonl`` and TensorBoard, histograms to TensorBoard."""
-        record = {"step": step, **{name: _jsonable(value) for name, value in sorted(metrics.items())}}
+        values = {name: value.detach().double().cpu().reshape(-1).tolist() for name, value in sorted(metrics.items())}
+        record = {"step": step, **{name: _jsonable(value) for name, value in values.items()}}
         with open(self.path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         if not self._writers:
             return
         mean_writer, run_writers = self._writers[0], self._writers[1:]
-        for name, value in metrics.items():
-            value = value.detach().double().reshape(-1)
-            mean_writer.add_scalar(name, float(value.nanmean()), step)
-            for r, writer in enumerate(run_writers):
-                writer.add_scalar(name, float(value[r]), step)
+        for name, value in values.items():
+            mean_writer.add_scalar(name, _nan_mean(value), step)
+            for writer, per_run in zip(run_writers, value, strict=False):
+                writer.add_scalar(name, per_run, step)
         for name, values in (histograms or {}).items():
             finite = values[torch.isfinite(values)]
             if finite.numel():
