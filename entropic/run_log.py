@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -20,6 +21,13 @@ def _jsonable(values: list[float]) -> float | list[float | None] | None:
     """One value or a list of per-run values, non-finite ones as ``null``."""
     values = [v if math.isfinite(v) else None for v in values]
     return values[0] if len(values) == 1 else values
+
+
+def _scalars(values: dict[str, float]) -> Any:
+    """One TensorBoard ``Summary`` holding every scalar of a step (one event, not one per scalar)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    return Summary(value=[Summary.Value(tag=name, simple_value=value) for name, value in values.items()])
 
 
 def _nan_mean(values: list[float]) -> float:
@@ -82,10 +90,9 @@ class RunLog:
         if not self._writers:
             return
         mean_writer, run_writers = self._writers[0], self._writers[1:]
-        for name, value in values.items():
-            mean_writer.add_scalar(name, _nan_mean(value), step)
-            for writer, per_run in zip(run_writers, value, strict=False):
-                writer.add_scalar(name, per_run, step)
+        mean_writer.file_writer.add_summary(_scalars({name: _nan_mean(v) for name, v in values.items()}), step)
+        for r, writer in enumerate(run_writers):
+            writer.file_writer.add_summary(_scalars({name: v[r] for name, v in values.items() if r < len(v)}), step)
         for name, values in (histograms or {}).items():
             finite = values[torch.isfinite(values)]
             if finite.numel():
