@@ -68,7 +68,9 @@ def fold_sum(table: torch.Tensor) -> torch.Tensor:
     width = table.shape[-1]
     if width & (width - 1):
         raise ValueError(f"fold_sum needs a power-of-two width, got {width}")
-    return _FoldSum.apply(table)
+    if table.requires_grad and torch.is_grad_enabled():
+        return _FoldSum.apply(table)
+    return _FoldSum.forward(table)  # no graph to record: skip autograd.Function's per-call overhead
 
 
 @dataclass(frozen=True)
