@@ -3,8 +3,8 @@
 Rows are laid out run by run, prompt by prompt (:mod:`bandits.rows`); group ids are ``r * P + p``,
 unique across runs.
 
-- ``sampled``: arms are drawn by inverse-CDF search, ``searchsorted(cumsum(pi), u)``, on uniforms
-  from the counter-based RNG of :mod:`bandits.rng` keyed by ``(run seed, rollout number, row)``;
+- ``sampled``: arms are drawn by inverse-CDF search over ``cumsum(pi)`` (:func:`bandits.rng.sample_categorical`),
+  on uniforms from the counter-based RNG of :mod:`bandits.rng` keyed by ``(run seed, rollout number, row)``;
   the reward of a correct response is 1 with probability ``reward_correct``, of a wrong one with
   probability ``reward_wrong`` (a second uniform stream).
 - ``exact``: every response once, ``Rollout.weights = G * pi(response)`` (detached) and its
@@ -13,9 +13,10 @@ unique across runs.
   (over responses and the verifier's coin) of their sampled versions, with no sampling noise.
 
 A run's numbers never depend on the other runs: its draws come from its own seed, every
-reduction is taken per run, and gathers from the parameters are 1-D ``index_select``\\s whose
-backward (``index_add``) accumulates serially in row order. Its trajectory is therefore the same,
-to the bit, alone or among a thousand others.
+reduction is a per-run fold (:mod:`entropic.segments`), and reading log-probs from the parameters
+(a gather along the arms for a whole rollout, a 1-D ``index_select`` for a subset of rows) adds
+each logit's gradients in row order on the way back. Its trajectory is therefore the same, to
+the bit, alone or among a thousand others.
 """
 
 from __future__ import annotations
