@@ -83,3 +83,18 @@ def test_float32_uniforms_are_two_24_bit_fields_of_each_splitmix64_word() -> Non
     assert uniform(torch.tensor([seed]), 3, 1, n)[0].tolist() == expected
     first = uniform(torch.tensor([seed]), 3, 1, n, torch.float64)[0, 0].item()
     assert first == (splitmix64(key, 1)[0] >> 11) * 2.0**-53
+
+
+@pytest.mark.parametrize("arms", [1, 2, 3, 5, 8, 31, 32, 33, 64, 100])
+def test_binary_search_equals_searchsorted_on_the_cdf(arms: int) -> None:
+    gen = torch.Generator().manual_seed(arms)
+    probs = torch.softmax(3 * torch.randn(200, arms, generator=gen), -1)
+    probs[::3, ::2] = 0.0  # arms of probability 0, including the first and (odd K) the last
+    probs[probs.sum(-1) == 0, -1] = 1.0
+    u = torch.rand(200, 9, generator=gen)
+    u[:, 0], u[:, 1] = 0.0, 1.0 - 2.0**-24
+    cdf = probs.cumsum(-1)
+    expected = torch.searchsorted(cdf, (u * cdf[:, -1:]).contiguous(), right=True).clamp(max=arms - 1)
+    drawn = sample_categorical(probs, u)
+    assert torch.equal(drawn, expected)
+    assert bool((probs.gather(-1, drawn) > 0).all())
