@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import torch
 
 from bandits.config import BanditConfig
-from bandits.optim import clip_per_run, make_optimizer
+from bandits.optim import apply_per_run, make_optimizer
 from bandits.policy import BanditPolicy
 from bandits.prior import initial_prior
 from bandits.rng import sample_categorical, uniform
@@ -265,18 +265,10 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         dict[str, FloatTensor [R]]
             ``grad/norm``: each run's gradient L2 norm before clipping.
         """
-        if tuple(loss.shape) != (self.num_runs,):
-            raise ValueError(f"apply needs one loss per run, shape [{self.num_runs}], got {list(loss.shape)}")
         params = list(self.policy.params.values())
-        if loss.requires_grad:
-            loss.sum().backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        grads, norm = clip_per_run(grads, self.config.max_grad_norm)
-        self.optimizer.step(params, grads, self.lr)
-        for param in params:
-            param.grad = None
+        norm = apply_per_run(loss, params, self.optimizer, self.lr, self.config.max_grad_norm)
         self.step_count += 1
-        return {"grad/norm": norm.detach()}
+        return {"grad/norm": norm}
 
     def evaluate(self) -> dict[str, torch.Tensor]:
         """Exact per-run metrics ``[R]`` of the current policy (no sampling).

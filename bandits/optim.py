@@ -60,6 +60,26 @@ def clip_per_run(grads: list[torch.Tensor], max_norm: float | None) -> tuple[lis
     return [grad * _per_run(coef, grad) for grad in grads], norm
 
 
+def apply_per_run(loss: torch.Tensor, params: list[torch.Tensor], optimizer: SGD | Adam, lr: torch.Tensor,
+                  max_grad_norm: float | None) -> torch.Tensor:
+    """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.
+
+    The shared body of the simulators' ``Backend.apply``; returns each run's gradient norm ``[R]``
+    before clipping.
+    """
+    num_runs = lr.shape[0]
+    if tuple(loss.shape) != (num_runs,):
+        raise ValueError(f"apply needs one loss per run, shape [{num_runs}], got {list(loss.shape)}")
+    if loss.requires_grad:
+        loss.sum().backward()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    grads, norm = clip_per_run(grads, max_grad_norm)
+    optimizer.step(params, grads, lr)
+    for param in params:
+        param.grad = None
+    return norm.detach()
+
+
 class SGD:
     """Plain gradient descent, ``p <- p - lr_r * g``."""
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from bandits.optim import SGD, Adam, clip_per_run
+from bandits.optim import SGD, Adam, apply_per_run
 from bandits.rng import uniform
 from bandits.runs import PerRunLearningRate, run_seeds
 from bandits.toy_lm.config import ToyLMConfig
@@ -197,18 +197,9 @@ class ToyLMBackend(PerRunLearningRate):
             ``response/clip_frac`` (share cut at ``max_response_len``), ``response/accuracy``
             (noise-free correct share) and ``response/format_ok`` (well-formed share).
         """
-        if tuple(loss.shape) != (self.num_runs,):
-            raise ValueError(f"apply needs one loss per run, shape [{self.num_runs}], got {list(loss.shape)}")
-        params = list(self.params.values())
-        if loss.requires_grad:
-            loss.sum().backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        grads, norm = clip_per_run(grads, self.config.max_grad_norm)
-        self.optimizer.step(params, grads, self.lr)
-        for param in params:
-            param.grad = None
+        norm = apply_per_run(loss, list(self.params.values()), self.optimizer, self.lr, self.config.max_grad_norm)
         self.step_count += 1
-        return {"grad/norm": norm.detach(), **self._response_stats}
+        return {"grad/norm": norm, **self._response_stats}
 
     def evaluate(self) -> dict[str, torch.Tensor]:
         """Per-run metrics ``[R]`` on the held-out evaluation set.
