@@ -130,15 +130,20 @@ class Rollout:
         return self.mask.sum(-1)
 
     def sequence_rewards(self) -> torch.Tensor:
-        """FloatTensor [B]: outcome reward (token-level rewards summed over valid tokens)."""
+        """FloatTensor [B]: outcome reward; token-level rewards are summed over the whole row.
+
+        The whole row, as verl's ``token_level_rewards.sum(-1)``: its reward managers write a
+        response's score at position ``length - 1``, which for an empty response is ``-1``, a
+        masked slot, and that score still counts in its group's statistics.
+        """
         if self.rewards.dim() == 1:
             return self.rewards
-        return (self.rewards * self.mask).sum(-1)
+        return self.rewards.sum(-1)
 
     def token_rewards(self) -> torch.Tensor:
         """FloatTensor [B, T]: token-level rewards; an outcome reward sits on the last valid token."""
         if self.rewards.dim() == 2:
-            return self.rewards * self.mask
+            return self.rewards
         last = (self.mask.cumsum(-1) == self.mask.sum(-1, keepdim=True)) & (self.mask > 0)
         return last.to(self.mask.dtype) * self.rewards[:, None]
 

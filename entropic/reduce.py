@@ -28,9 +28,24 @@ def indicator(compare: Callable[..., torch.Tensor], a: torch.Tensor, b: torch.Te
     return compare(a, b, out=torch.empty_like(a))
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``sum(x * mask) / (sum(mask) + 1e-8)`` over all elements (verl ``masked_mean``)."""
-    return (x * mask).sum() / (mask.sum() + EPS)
+def select_valid(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``x`` with its entries outside ``mask`` taken out by selection, not by a multiply: ``[B, T]``.
+
+    A NaN or ``inf`` on padding (an LLM's log-prob of a pad token) would survive ``x * 0``; here
+    it reaches neither a masked sum nor the gradient, which is exactly 0 outside the mask.
+    On the CPU a ``torch.where`` costs ten multiplies, so a finite ``x`` is returned as it is
+    (every consumer multiplies it by the mask, and a finite value times 0 is 0 in value and
+    gradient) and only a non-finite one is selected; other devices always select (no host sync).
+    """
+    if x.device.type == "cpu" and bool(torch.isfinite(x.detach().sum())):
+        return x
+    return torch.where(mask != 0, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def safe_divide(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """``total / count``, and 0 where ``count`` is 0 (an empty run averages to 0, not NaN)."""
+    return torch.where(count > 0, total / torch.where(count > 0, count, torch.ones_like(count)),
+                       torch.zeros_like(total))
 
 
 def sum_per_run(rows: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:
@@ -87,11 +102,6 @@ def knob_per_run(value: Knob, num_runs: int, like: torch.Tensor) -> torch.Tensor
             raise ValueError(f"control tensor has {value.shape[0]} runs, batch has {num_runs}")
         return value.to(device=like.device, dtype=like.dtype)
     return torch.full((num_runs,), float(value), dtype=like.dtype, device=like.device)
-
-
-def rows_of_run(run: torch.Tensor, r: int) -> torch.Tensor:
-    """LongTensor of the row indices that belong to run ``r``."""
-    return torch.nonzero(run == r, as_tuple=False).squeeze(-1)
 
 
 def quantile_per_run(x: torch.Tensor, mask: torch.Tensor, run: torch.Tensor, num_runs: int,

@@ -229,13 +229,45 @@ def test_gpg_alpha_is_per_run() -> None:
 
 def test_reinforce_plus_plus_hand_worked() -> None:
     # gamma = 0.5. Row 0: returns [1 + 0.5 * 2 * 0.5, 0.5 * 2, 2] = [1.5, 1, 2].
-    # Row 1: the masked middle token resets the return, so token 0 sees only its own reward: [1, -, 2].
-    # Valid returns [1.5, 1, 2, 1, 2]: mean 1.5, unbiased var 1 / 4, so A = (G - 1.5) * 2.
+    # Row 1: the masked middle token (an observation span) is skipped: its reward 5 is dropped and
+    # the return 2 is carried across it, so token 0 sees 1 + 0.5 * 2 = 2 (verl 0.9.1): [2, -, 2].
+    # Valid returns [1.5, 1, 2, 2, 2]: mean 1.7, unbiased var 0.8 / 4 = 0.2, A = (G - 1.7) / sqrt(0.2).
     rewards = torch.tensor([[1.0, 0.0, 2.0], [1.0, 5.0, 2.0]], dtype=F64)
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]], dtype=F64)
     got = advantages(make_rollout(rewards, [0, 0], mask), "reinforce_plus_plus", gamma=0.5)
-    expected = torch.tensor([[0.0, -1.0, 1.0], [-1.0, 0.0, 1.0]], dtype=F64)
+    expected = torch.tensor([[-0.2, -0.7, 0.3], [0.3, 0.0, 0.3]], dtype=F64) / math.sqrt(0.2) * mask
     torch.testing.assert_close(got, expected, rtol=1e-7, atol=1e-7)
+
+
+def test_reinforce_plus_plus_carries_returns_across_observation_spans() -> None:
+    # A multi-turn response: turn 1 (tokens 0-1), a tool observation (2-3, masked), turn 2 (4-5)
+    # with the outcome reward on its last token. With gamma = 1 every model token gets the outcome.
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]], dtype=F64)
+    rewards = torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]], dtype=F64)
+    returns = reinforce_returns(rewards, mask, gamma=1.0)
+    torch.testing.assert_close(returns, torch.tensor([[1.0, 1.0, 0.0, 0.0, 1.0, 1.0], [0.0] * 6], dtype=F64))
+    got = advantages(make_rollout(rewards, [0, 1], mask), "reinforce_plus_plus", gamma=0.9)
+    torch.testing.assert_close(got, verl_reinforce_plus_plus(rewards, mask, gamma=0.9), rtol=1e-12, atol=1e-12)
+    assert (got[0, :2] > 0).all()  # the first turn is credited with the second turn's reward
+
+
+def reinforce_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """verl 0.9.1 ``compute_reinforce_plus_plus_outcome_advantage``'s return loop, literally."""
+    returns = torch.zeros_like(rewards)
+    running_return = 0
+    for t in reversed(range(rewards.shape[1])):
+        new_running_return = rewards[:, t] + gamma * running_return
+        returns[:, t] = new_running_return * mask[:, t]
+        running_return = new_running_return * mask[:, t] + running_return * (1 - mask[:, t])
+    return returns
+
+
+def verl_reinforce_plus_plus(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """verl's REINFORCE++: the returns above, ``masked_whiten`` (unbiased var, ``rsqrt(var + 1e-8)``), ``* mask``."""
+    returns = reinforce_returns(rewards, mask, gamma)
+    mean = (returns * mask).sum() / (mask.sum() + 1e-8)
+    var = ((returns - mean) ** 2 * mask).sum() / (mask.sum() + 1e-8) * mask.sum() / (mask.sum() - 1)
+    return (returns - mean) * torch.rsqrt(var + 1e-8) * mask
 
 
 # ----------------------------------------------------------------------------- edge cases
@@ -276,14 +308,24 @@ def test_whitening_a_run_with_one_valid_token_only_centres() -> None:
 
 
 @pytest.mark.parametrize("estimator", GROUP_ESTIMATORS)
-def test_token_level_rewards_are_summed_over_valid_tokens(estimator: str) -> None:
+def test_token_level_rewards_are_summed_over_the_whole_row(estimator: str) -> None:
+    # verl's token_level_rewards.sum(-1): a reward written on a masked slot still counts.
     gen = torch.Generator().manual_seed(5)
     token_rewards = torch.randn(6, 4, generator=gen, dtype=F64)
     mask = (torch.arange(4) < torch.tensor([[4], [2], [3], [1], [4], [2]])).to(F64)
     group = [0, 0, 0, 1, 1, 1]
-    outcome = (token_rewards * mask).sum(-1)
+    outcome = token_rewards.sum(-1)
     torch.testing.assert_close(advantages(make_rollout(token_rewards, group, mask), estimator),
                                advantages(make_rollout(outcome, group, mask), estimator), rtol=1e-12, atol=1e-12)
+
+
+def test_an_empty_response_scored_at_position_minus_one_counts_in_its_group() -> None:
+    # verl's reward managers write a score at index length - 1: -1, a masked slot, for an empty response.
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=F64)
+    rewards = torch.zeros(3, 3, dtype=F64)
+    rewards[0, 2], rewards[1, 0], rewards[2, -1] = 1.0, 0.0, 1.0
+    got = advantages(make_rollout(rewards, [0, 0, 0], mask), norm_adv_by_std_in_grpo=False)
+    torch.testing.assert_close(got[:, 0], torch.tensor([1 / 3, -2 / 3, 0.0], dtype=F64))  # mean 2/3, not 1/3
 
 
 def test_output_is_zero_on_padding_and_has_shape_b_t() -> None:

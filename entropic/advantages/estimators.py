@@ -63,8 +63,11 @@ def grpo(rollout: Rollout, config: AdvantageConfig) -> torch.Tensor:
     ``a[b] = (s[b] - mu_g) / (sigma_g + epsilon)``, or ``s[b] - mu_g`` when
     ``norm_adv_by_std_in_grpo`` is False (Dr.GRPO), with ``mu_g`` the group mean and ``sigma_g``
     the unbiased group std (divides by ``n_g - 1``). A group of one row has ``mu = 0, sigma = 1``, so
-    ``a = s / (1 + epsilon)`` (verl's loop version; its vectorised version floors the variance at
-    epsilon instead, which differs only in that corner). A group of equal rewards gets exactly 0.
+    ``a = s / (1 + epsilon)``, in verl's loop and vectorised versions alike (the vectorised one takes
+    its std with no variance floor). A group of equal rewards gets exactly 0, as the formula says;
+    verl does not always: its float32 group mean of equal non-dyadic rewards (0.1, say) can miss
+    them by a rounding residue, which the division by ``sigma + 1e-6`` blows up to advantages of a
+    few hundredths.
 
     Weighted rollouts (``w_b = G * pi(b)``, a group's weights sum to G) use the expectation:
     ``mu_g = sum w s / sum w`` and the population std ``sigma_g = sqrt(sum w (s - mu_g)^2 / sum w)``;
@@ -144,13 +147,19 @@ def opo(rollout: Rollout, config: AdvantageConfig) -> torch.Tensor:
 
 
 def _discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``G[b, t] = r[b, t] + gamma * G[b, t + 1]``, reset after every masked position: ``[B, T]``."""
+    """``G[b, t] = r[b, t] + gamma * G[b, t']`` over valid tokens, ``t'`` the next valid one: ``[B, T]``.
+
+    A masked span (a tool or observation turn) is skipped, not a boundary: the running return is
+    carried through it unchanged, its rewards are dropped and its returns are 0 (verl 0.9.1
+    ``compute_reinforce_plus_plus_outcome_advantage``).
+    """
     returns = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[:, 0])  # [B]
     for t in reversed(range(rewards.shape[1])):
-        running = rewards[:, t] + gamma * running
-        returns[:, t] = running
-        running = running * mask[:, t]
+        valid = mask[:, t]
+        updated = rewards[:, t] + gamma * running
+        returns[:, t] = updated * valid
+        running = updated * valid + running * (1 - valid)  # updated where valid, carried where masked
     return returns
 
 
@@ -159,7 +168,8 @@ def reinforce_plus_plus(rollout: Rollout, config: AdvantageConfig) -> torch.Tens
     """REINFORCE++ (verl ``reinforce_plus_plus``; arXiv 2501.03262): whitened discounted returns.
 
     ``G[b, t] = sum_{t' >= t} gamma^(t' - t) r[b, t']`` over ``rollout.token_rewards()`` (an outcome
-    reward sits on the last valid token), reset at every masked position, then
+    reward sits on the last valid token), the powers of gamma counting valid tokens only: a masked
+    span inside a response (a multi-turn observation) is carried across, as verl does; then
     ``A = masked_whiten(G, mask) * mask`` with mean and unbiased variance over the valid tokens of
     each run (see :func:`masked_whiten_per_run` for runs with fewer than 2 valid tokens).
 

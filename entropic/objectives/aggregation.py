@@ -1,28 +1,33 @@
-"""Loss aggregation ``agg_loss(loss_mat, mask, mode)`` (verl ``loss_agg_mode``), per run.
+"""Loss aggregation ``agg_loss(loss_mat, mask, mode)`` (verl ``core_algos.agg_loss``), per run.
 
-Single-process verl semantics, applied to each independent run separately
-(``L_b`` = valid tokens of row b, ``w_b`` = row weight, 1 for sampled rows):
+verl 0.9.1's single-process formulas, applied to each independent run separately
+(``L_b`` = valid tokens of row b, ``w_b`` = row weight, 1 for sampled rows,
+``n = sum_b w_b 1[L_b > 0]`` the run's non-empty sequences):
 
 ============================  =====================================================================
 mode                          per-run value
 ============================  =====================================================================
-``token-mean``                ``sum_b w_b sum_t loss*mask / sum_b w_b L_b`` (verl default)
-``seq-mean-token-sum``        ``sum_b w_b [sum_t loss*mask] / sum_b w_b 1[L_b > 0]``
-``seq-mean-token-mean``       ``sum_b w_b [sum_t loss*mask / (L_b + 1e-8)] / sum_b w_b 1[L_b > 0]`` (GRPO)
-``seq-mean-token-sum-norm``   ``sum_b w_b sum_t loss*mask / S``, ``S = loss_scale_factor or T`` (Dr.GRPO)
+``token-mean``                ``sum_b w_b sum_t loss*mask / sum_b w_b L_b`` (verl default; DAPO)
+``token-sum``                 ``sum_b w_b sum_t loss*mask`` (no normaliser)
+``seq-mean-token-sum``        ``sum_b w_b [sum_t loss*mask] / n``
+``seq-mean-token-mean``       ``sum_b w_b [sum_t loss*mask / (L_b + 1e-8)] / n`` (GRPO)
+``seq-mean-token-sum-norm``   ``sum_b w_b [sum_t loss*mask] / n / S``, ``S = loss_scale_factor or T``
+                              (Dr.GRPO: row sums over a constant length, then a mean over rows)
 ============================  =====================================================================
 
 A run with nothing to average (empty mask) gets 0, not NaN (TRL's guard; verl divides by
-the raw count).
+the raw count). Entries outside the mask are selected away, not multiplied by 0: a NaN or
+``inf`` there reaches neither the loss nor its gradient, which is exactly 0 on padding
+(:func:`entropic.reduce.select_valid`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from entropic.reduce import apply_mask, masked_count_per_run, row_sum, sum_per_run
+from entropic.reduce import apply_mask, masked_count_per_run, row_sum, safe_divide, select_valid, sum_per_run
 
-AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+AGG_MODES = ("token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 
 
 def check_agg_mode(mode: str) -> str:
@@ -30,11 +35,6 @@ def check_agg_mode(mode: str) -> str:
     if mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode={mode!r} is not supported; allowed values: {list(AGG_MODES)}")
     return mode
-
-
-def _safe_divide(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    return torch.where(count > 0, total / torch.where(count > 0, count, torch.ones_like(count)),
-                       torch.zeros_like(total))
 
 
 def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.Tensor | None = None,
@@ -45,7 +45,7 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
     Parameters
     ----------
     loss_mat : FloatTensor [B, T]
-        Per-token loss.
+        Per-token loss; its values outside ``mask`` are ignored, whatever they are.
     mask : FloatTensor [B, T]
         Tokens that count (0/1).
     mode : str
@@ -72,15 +72,18 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
         """Per-run sum ``[R]`` of row values ``[B]``, weighted by ``weights`` when given."""
         return sum_per_run(rows if weights is None else weights * rows, run, num_runs)
 
-    token_sum = row_sum(apply_mask(loss_mat, mask))  # [B]
+    token_sum = row_sum(apply_mask(select_valid(loss_mat, mask), mask))  # [B]
+    if mode == "token-sum":
+        return total(token_sum)
     lengths = row_sum(mask)  # [B]
     if mode == "token-mean":
         tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(lengths)
-        return _safe_divide(total(token_sum), tokens)
-    if mode == "seq-mean-token-sum-norm":
-        scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
-        return total(token_sum) / scale
+        return safe_divide(total(token_sum), tokens)
     valid_seqs = total((lengths > 0).to(loss_mat.dtype))
+    if mode == "seq-mean-token-mean":
+        return safe_divide(total(token_sum / (lengths + 1e-8)), valid_seqs)
+    seq_mean = safe_divide(total(token_sum), valid_seqs)
     if mode == "seq-mean-token-sum":
-        return _safe_divide(total(token_sum), valid_seqs)
-    return _safe_divide(total(token_sum / (lengths + 1e-8)), valid_seqs)
+        return seq_mean
+    scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
+    return seq_mean / scale

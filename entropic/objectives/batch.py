@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import torch
 
 from entropic.protocol import Rollout, TokenStats
+from entropic.reduce import select_valid
+
+TOKEN_FIELDS = ("log_probs", "old_log_probs", "advantages", "entropy", "ref_log_probs", "sample_log_probs")
+"""The ``[B, T]`` value fields, whose entries outside ``mask`` no objective part may read."""
 
 
 @dataclass
@@ -53,7 +57,7 @@ class PolicyBatch:
 
     def __post_init__(self) -> None:
         shape = tuple(self.log_probs.shape)
-        for name in ("old_log_probs", "advantages", "mask", "entropy", "ref_log_probs", "sample_log_probs"):
+        for name in (*TOKEN_FIELDS[1:], "mask"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape:
                 raise ValueError(f"PolicyBatch.{name} must have shape {list(shape)} like log_probs, "
@@ -76,6 +80,20 @@ class PolicyBatch:
             weights=rollout.weights, entropy=stats.entropy,
             ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
             generators=generators)
+
+    def select_valid(self) -> PolicyBatch:
+        """This batch with every ``[B, T]`` value field passed through :func:`~entropic.reduce.select_valid`.
+
+        A backend may leave NaN or ``-inf`` on padding (an LLM's pad positions); after this they
+        reach no loss, metric or gradient, and ``log_probs`` gets a gradient of exactly 0 there.
+        Returns ``self`` when nothing needed a selection.
+        """
+        changes = {}
+        for name in TOKEN_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (selected := select_valid(value, self.mask)) is not value:
+                changes[name] = selected
+        return replace(self, **changes) if changes else self
 
     @cached_property
     def weighted_mask(self) -> torch.Tensor:

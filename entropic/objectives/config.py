@@ -18,7 +18,7 @@ class ObjectiveConfig:
         Registered policy loss (verl ``policy_loss.loss_mode``): ``vanilla``, ``clip_cov``,
         ``kl_cov``, ``gspo``, ``gpg``, ``reinforce``.
     loss_agg_mode : str
-        verl ``loss_agg_mode``: ``token-mean`` (default), ``seq-mean-token-sum``,
+        verl ``loss_agg_mode``: ``token-mean`` (default), ``token-sum``, ``seq-mean-token-sum``,
         ``seq-mean-token-mean``, ``seq-mean-token-sum-norm``.
     loss_scale_factor : float, optional
         Constant normaliser of ``seq-mean-token-sum-norm`` (Dr.GRPO); default ``T``.

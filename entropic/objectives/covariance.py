@@ -13,13 +13,22 @@ each run (the quantity whose sum drives entropy down, METHODS §3.0):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from entropic.control import Control
 from entropic.objectives.batch import PolicyBatch
 from entropic.objectives.ppo import clipped_surrogate
 from entropic.objectives.registry import PolicyLoss, register_policy_loss
-from entropic.reduce import gather_runs, knob_per_row, knob_per_run, masked_mean_per_run, sum_per_run
+from entropic.reduce import (
+    gather_runs,
+    knob_per_row,
+    knob_per_run,
+    masked_count_per_run,
+    masked_mean_per_run,
+    sum_per_run,
+)
 
 
 def token_covariance(batch: PolicyBatch) -> torch.Tensor:
@@ -53,11 +62,10 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     independent of the other runs), else torch's global RNG. Metric ``actor/pg_clipfrac`` is the
     fraction of valid tokens detached.
     """
-    run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    run, R, mask = batch.run, batch.num_runs, batch.mask
     measure = batch.weighted_mask
-    ratio = torch.exp(batch.log_probs - batch.old_log_probs)
-    loss, clipped = clipped_surrogate(A, ratio, knob_per_row(control.clip_ratio_low, run),
-                                      knob_per_row(control.clip_ratio_high, run))
+    surrogate = clipped_surrogate(batch, control, dual_clip=False, log_ratio_clamp=None)
+    loss, clipped = surrogate.loss, surrogate.clipped > 0
     valid = mask > 0
     cov = token_covariance(batch)
     lower = knob_per_row(control.clip_cov_lb, run)
@@ -79,34 +87,71 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     return PolicyLoss(loss * corr, metrics)
 
 
+class _PenalisedRatioLoss(torch.autograd.Function):
+    """``-A * exp(logp - old)`` plus ``coef * |logp - old|`` on a few flat positions, one multiply backwards.
+
+    The derivative of ``-A e^x`` is itself and that of ``|x|`` is ``sign(x)``, so the gradient
+    coefficient is the base loss plus ``coef * sign`` at the penalised positions (autograd's
+    ``abs`` also gives 0 at ``x = 0``). Only ``log_probs`` receives a gradient.
+    """
+
+    @staticmethod
+    def forward(log_probs: torch.Tensor, log_ratio: torch.Tensor, advantages: torch.Tensor,
+                index: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+        coefficient = torch.exp(log_ratio).mul_(advantages).neg_()  # -A * ratio: its own derivative
+        loss = coefficient.clone()
+        penalised = log_ratio.reshape(-1)[index]  # [k]
+        loss.view(-1).index_add_(0, index, coef * penalised.abs())
+        coefficient.view(-1).index_add_(0, index, coef * torch.sign(penalised))
+        return loss, coefficient
+
+    @staticmethod
+    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
+                      output: tuple[torch.Tensor, torch.Tensor]) -> None:
+        coefficient = output[1]
+        ctx.mark_non_differentiable(coefficient)
+        ctx.save_for_backward(coefficient)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor,
+                 *unused: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (coefficient,) = ctx.saved_tensors
+        return grad * coefficient, None, None, None, None
+
+
 @register_policy_loss("kl_cov", reads=("kl_cov_ratio", "ppo_kl_coef"), ratio_knobs=("ppo_kl_coef",))
 def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     """KL-Cov: ``-A * ratio``, plus ``ppo_kl_coef * |log ratio|`` on the top-covariance tokens.
 
-    ``k = max(1, int(N_valid * kl_cov_ratio))`` tokens per run (none when the ratio is 0).
-    Metrics ``actor/ppo_kl`` (``mean |log ratio|``) and ``actor/kl_cov_frac`` per run.
+    ``k = max(1, int(N_valid * kl_cov_ratio))`` tokens per run (none when the ratio is 0), chosen
+    over the whole (mini-)batch the objective sees. Metrics ``actor/ppo_kl`` (``mean |log ratio|``)
+    and ``actor/kl_cov_frac`` per run.
     """
-    run, R, A, mask = batch.run, batch.num_runs, batch.advantages, batch.mask
+    run, R, mask = batch.run, batch.num_runs, batch.mask
     measure = batch.weighted_mask
-    log_ratio = batch.log_probs - batch.old_log_probs
-    ratio = torch.exp(log_ratio)
-    base = -A * ratio
-    penalised = base + knob_per_row(control.ppo_kl_coef, run) * log_ratio.abs()
+    log_ratio = (batch.log_probs.detach() - batch.old_log_probs).detach()
     cov = token_covariance(batch).reshape(-1)
     ratios = knob_per_run(control.kl_cov_ratio, R, mask.to(torch.float64))  # exact int(ratio * N)
-    selected = torch.zeros(mask.numel(), dtype=torch.bool, device=mask.device)
     valid = mask > 0
+    chosen = []
     for r in range(R):
         idx = _run_flat_indices(batch, valid, r)
         if idx.numel() == 0 or float(ratios[r]) == 0.0:
             continue
         k = max(1, int(idx.numel() * float(ratios[r])))
-        top = torch.topk(cov[idx], k, largest=True).indices
-        selected[idx[top]] = True
-    selected = selected.view_as(mask)
-    loss = torch.where(selected, penalised, base)
+        chosen.append(idx[torch.topk(cov[idx], k, largest=True).indices])
+    index = torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.long, device=mask.device)  # [k]
+    rows = torch.div(index, mask.shape[-1], rounding_mode="floor")  # [k]
+    coef = knob_per_row(control.ppo_kl_coef, run)
+    coef = coef[rows, 0] if isinstance(coef, torch.Tensor) else torch.full_like(index, coef, dtype=mask.dtype)
+    loss, _ = _PenalisedRatioLoss.apply(batch.log_probs, log_ratio, batch.advantages.detach(), index,
+                                        coef.to(mask.dtype))
+    selected_rows = torch.zeros(mask.shape[0], dtype=mask.dtype, device=mask.device).index_add_(
+        0, rows, torch.ones_like(rows, dtype=mask.dtype))  # [B] selected tokens per row
+    if batch.weights is not None:
+        selected_rows = batch.weights * selected_rows
     metrics = {
-        "actor/ppo_kl": masked_mean_per_run(log_ratio.abs(), measure, run, R).detach(),
-        "actor/kl_cov_frac": masked_mean_per_run(selected.to(mask.dtype), measure, run, R),
+        "actor/ppo_kl": masked_mean_per_run(log_ratio.abs(), measure, run, R),
+        "actor/kl_cov_frac": sum_per_run(selected_rows, run, R) / (masked_count_per_run(measure, run, R) + 1e-8),
     }
     return PolicyLoss(loss, metrics)

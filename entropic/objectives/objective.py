@@ -71,6 +71,7 @@ class Objective:
         if control.num_runs not in (None, batch.num_runs):
             raise ValueError(f"Control holds {control.num_runs} runs, the batch {batch.num_runs}")
         cfg = self.config
+        batch = batch.select_valid()
         aggregate = partial(agg_loss, mode=cfg.loss_agg_mode, run=batch.run, num_runs=batch.num_runs,
                             loss_scale_factor=cfg.loss_scale_factor, weights=batch.weights)
         policy = self.policy_loss.fn(batch, control)
@@ -83,8 +84,7 @@ class Objective:
                 keep = w if keep is None else keep * w
             metrics.update(part_metrics)
         token_loss = policy.token_loss if weight is None else policy.token_loss * weight
-        pg_loss = agg_loss(token_loss, batch.mask, policy.agg_mode or cfg.loss_agg_mode,
-                           batch.run, batch.num_runs, cfg.loss_scale_factor, batch.weights)
+        pg_loss = aggregate(token_loss, batch.mask)
         loss = pg_loss
         if keep is None and self.terms:
             keep = torch.ones_like(batch.mask)

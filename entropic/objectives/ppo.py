@@ -14,7 +14,7 @@ update per rollout batch the ratio is 1 and the clip is inactive.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -26,21 +26,29 @@ from entropic.reduce import indicator, knob_per_row, masked_mean_per_run
 LOG_RATIO_CLAMP = 20.0
 
 
-def clipped_surrogate(advantages: torch.Tensor, ratio: torch.Tensor, clip_low: float | torch.Tensor,
-                      clip_high: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(max(L1, L2), L2 > L1)``: the pessimistic PPO loss ``[B, T]`` and where it clipped."""
-    unclipped = -advantages * ratio
-    if isinstance(clip_low, torch.Tensor) or isinstance(clip_high, torch.Tensor):  # per-run [B, 1] bounds
-        low = torch.as_tensor(1.0 - clip_low, dtype=ratio.dtype)
-        high = torch.as_tensor(1.0 + clip_high, dtype=ratio.dtype)
-        clipped = -advantages * torch.clamp(ratio, low, high)
-    else:
-        clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
-    return torch.maximum(unclipped, clipped), clipped > unclipped
+class Surrogate(NamedTuple):
+    """The PPO token loss and its diagnostics, all ``[B, T]``.
+
+    Attributes
+    ----------
+    loss : FloatTensor [B, T]
+        Token loss (differentiable w.r.t. the log-probs).
+    clipped : FloatTensor [B, T]
+        1 where the clipped branch is the larger (``L2 > L1``), else 0.
+    dual_clipped : FloatTensor [B, T] or None
+        1 where the dual bound ``-A c`` holds (``A < 0``), else 0; ``None`` without a dual clip.
+    log_ratio : FloatTensor [B, T]
+        ``logp - old_logp`` (after the clamp, when there is one), detached.
+    """
+
+    loss: torch.Tensor
+    clipped: torch.Tensor
+    dual_clipped: torch.Tensor | None
+    log_ratio: torch.Tensor
 
 
-class _DualClipLoss(torch.autograd.Function):
-    """The vanilla token loss with its gradient ``dL/dlogp`` computed in the forward pass.
+class _ClippedSurrogate(torch.autograd.Function):
+    """The PPO token loss with its gradient ``dL/dlogp`` computed in the forward pass.
 
     Composing ``clamp``, ``exp``, ``maximum``, ``minimum`` and ``where`` under autograd costs about
     fifteen elementwise passes backwards; the chain rule collapses into one coefficient, so the
@@ -53,38 +61,68 @@ class _DualClipLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor,
-                low: float | torch.Tensor, high: float | torch.Tensor,
-                clip_c: float | torch.Tensor) -> tuple[torch.Tensor, ...]:
+                low: float | torch.Tensor, high: float | torch.Tensor, clip_c: float | torch.Tensor | None,
+                log_ratio_clamp: float | None) -> tuple[torch.Tensor, ...]:
         delta = log_probs - old_log_probs
-        log_ratio = torch.clamp(delta, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+        log_ratio = delta if log_ratio_clamp is None else torch.clamp(delta, -log_ratio_clamp, log_ratio_clamp)
         ratio = torch.exp(log_ratio)
         neg_adv = -advantages
         unclipped = neg_adv * ratio
         bounded = torch.clamp(ratio, min=low).clamp_(max=high)  # float or per-run [B, 1] bounds, mixed
         clipped_loss = neg_adv * bounded
-        loss_clip = torch.maximum(unclipped, clipped_loss)
-        # the dual bound -A c where A < 0, else 0: loss_clip = -A * (a positive ratio) <= 0 there already
-        upper = torch.relu(neg_adv) * clip_c
-        loss = torch.minimum(loss_clip, upper)
+        loss = torch.maximum(unclipped, clipped_loss)
+        clipped = indicator(torch.gt, clipped_loss, unclipped)
         # d loss / d logp = -A * ratio where the unclipped branch is the maximum, or the clipped one
         # with the ratio inside its bounds, the log-ratio is inside its clamp and no dual bound holds
         live = torch.maximum(indicator(torch.gt, unclipped, clipped_loss), indicator(torch.eq, bounded, ratio))
-        live = live * indicator(torch.eq, log_ratio, delta) * indicator(torch.le, loss_clip, upper)
-        return loss, unclipped * live, indicator(torch.gt, clipped_loss, unclipped), \
-            indicator(torch.gt, loss_clip, upper), log_ratio
+        if log_ratio_clamp is not None:
+            live *= indicator(torch.eq, log_ratio, delta)
+        dual_clipped = None
+        if clip_c is not None:
+            # the dual bound -A c where A < 0, else 0: the loss is -A * (a positive ratio) <= 0 there already
+            upper = torch.relu(neg_adv) * clip_c
+            live *= indicator(torch.le, loss, upper)
+            dual_clipped = indicator(torch.gt, loss, upper)
+            loss = torch.minimum(loss, upper)
+        return loss, unclipped * live, clipped, dual_clipped, log_ratio
 
     @staticmethod
     def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
-                      output: tuple[torch.Tensor, ...]) -> None:
+                      output: tuple[torch.Tensor | None, ...]) -> None:
         _, coefficient, clipped, dual_clipped, log_ratio = output
-        ctx.mark_non_differentiable(coefficient, clipped, dual_clipped, log_ratio)
+        ctx.mark_non_differentiable(*(t for t in (coefficient, clipped, dual_clipped, log_ratio) if t is not None))
         ctx.save_for_backward(coefficient)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor,
-                 *unused: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+                 *unused: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         (coefficient,) = ctx.saved_tensors
-        return grad * coefficient, None, None, None, None, None
+        return grad * coefficient, None, None, None, None, None, None
+
+
+def clipped_surrogate(batch: PolicyBatch, control: Control, dual_clip: bool = True,
+                      log_ratio_clamp: float | None = LOG_RATIO_CLAMP) -> Surrogate:
+    """``max(-A r, -A clip(r, 1 - eps_low, 1 + eps_high))``, with the dual bound ``-A c`` on ``A < 0``.
+
+    Parameters
+    ----------
+    batch : PolicyBatch
+        ``log_probs``, ``old_log_probs``, ``advantages`` ``[B, T]``, ``run`` ``[B]``.
+    control : Control
+        ``clip_ratio_low``, ``clip_ratio_high`` and (with ``dual_clip``) ``clip_ratio_c``, per run or shared.
+    dual_clip : bool
+        Bound the loss of negative-advantage tokens by ``-A c`` (verl ``vanilla``; Clip-Cov has none).
+    log_ratio_clamp : float, optional
+        Clamp ``logp - old_logp`` to ``[-x, x]`` before the ``exp`` (verl ``vanilla``: 20; Clip-Cov: none).
+    """
+    run = batch.run
+    low = 1.0 - knob_per_row(control.clip_ratio_low, run)  # float, or [B, 1] per run
+    high = 1.0 + knob_per_row(control.clip_ratio_high, run)
+    clip_c = knob_per_row(control.clip_ratio_c, run) if dual_clip else None
+    loss, _, clipped, dual_clipped, log_ratio = _ClippedSurrogate.apply(
+        batch.log_probs, batch.old_log_probs.detach(), batch.advantages.detach(), low, high, clip_c,
+        log_ratio_clamp)
+    return Surrogate(loss, clipped, dual_clipped, log_ratio)
 
 
 @register_policy_loss("vanilla", reads=("clip_ratio_low", "clip_ratio_high", "clip_ratio_c"),
@@ -98,14 +136,10 @@ def vanilla_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     """
     run, R = batch.run, batch.num_runs
     measure = batch.weighted_mask
-    low = 1.0 - knob_per_row(control.clip_ratio_low, run)  # float, or [B, 1] per run
-    high = 1.0 + knob_per_row(control.clip_ratio_high, run)
-    clip_c = knob_per_row(control.clip_ratio_c, run)
-    loss, _, clipped, dual_clipped, log_ratio = _DualClipLoss.apply(
-        batch.log_probs, batch.old_log_probs.detach(), batch.advantages.detach(), low, high, clip_c)
+    surrogate = clipped_surrogate(batch, control)
     metrics = {
-        "actor/pg_clipfrac": masked_mean_per_run(clipped, measure, run, R),
-        "actor/pg_clipfrac_lower": masked_mean_per_run(dual_clipped, measure, run, R),
-        "actor/ppo_kl": -masked_mean_per_run(log_ratio, measure, run, R),
+        "actor/pg_clipfrac": masked_mean_per_run(surrogate.clipped, measure, run, R),
+        "actor/pg_clipfrac_lower": masked_mean_per_run(surrogate.dual_clipped, measure, run, R),
+        "actor/ppo_kl": -masked_mean_per_run(surrogate.log_ratio, measure, run, R),
     }
-    return PolicyLoss(loss, metrics)
+    return PolicyLoss(surrogate.loss, metrics)

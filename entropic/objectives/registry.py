@@ -43,13 +43,10 @@ class PolicyLoss:
         Per-token loss.
     metrics : dict[str, FloatTensor [R]]
         Diagnostics (clip fractions, ...), per run.
-    agg_mode : str, optional
-        Aggregation this loss forces (GSPO forces ``seq-mean-token-mean``); ``None`` = configured mode.
     """
 
     token_loss: torch.Tensor
     metrics: Metrics = field(default_factory=dict)
-    agg_mode: str | None = None
 
 
 class PolicyLossFn(Protocol):

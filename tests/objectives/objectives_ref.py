@@ -22,19 +22,22 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def ref_agg(loss: torch.Tensor, mask: torch.Tensor, mode: str, scale: float | None = None) -> torch.Tensor:
-    """``agg_loss`` of one run, written out mode by mode (empty denominators give 0)."""
+    """verl 0.9.1 ``core_algos.agg_loss`` of one run (dp_size 1), mode by mode; empty denominators give 0."""
     lengths = mask.sum(-1)  # [B]
     seq_sums = (loss * mask).sum(-1)  # [B]
     num_seqs = (lengths > 0).sum()
     if mode == "token-mean":
         return seq_sums.sum() / mask.sum() if mask.sum() > 0 else seq_sums.sum() * 0
-    if mode == "seq-mean-token-sum":
-        return seq_sums.sum() / num_seqs if num_seqs > 0 else seq_sums.sum() * 0
+    if mode == "token-sum":
+        return seq_sums.sum()
+    if mode in ("seq-mean-token-sum", "seq-mean-token-sum-norm"):
+        seq_mean = seq_sums.sum() / num_seqs if num_seqs > 0 else seq_sums.sum() * 0
+        if mode == "seq-mean-token-sum":
+            return seq_mean
+        return seq_mean / (mask.shape[-1] if scale is None else scale)
     if mode == "seq-mean-token-mean":
         per_seq = seq_sums / (lengths + 1e-8)
         return per_seq.sum() / num_seqs if num_seqs > 0 else per_seq.sum() * 0
-    if mode == "seq-mean-token-sum-norm":
-        return seq_sums.sum() / (mask.shape[-1] if scale is None else scale)
     raise AssertionError(mode)
 
 

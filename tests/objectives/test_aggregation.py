@@ -17,8 +17,9 @@ MASK = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
     ("token-mean", None, (1 + 2 + 4 + 5 + 6) / 5),                  # 18 / 5 tokens
     ("seq-mean-token-sum", None, ((1 + 2) + (4 + 5 + 6)) / 2),      # the empty row is not a sequence
     ("seq-mean-token-mean", None, ((1 + 2) / 2 + (4 + 5 + 6) / 3) / 2),
-    ("seq-mean-token-sum-norm", None, 18 / 3),                      # S = T = 3
-    ("seq-mean-token-sum-norm", 4.0, 18 / 4),                       # S = loss_scale_factor
+    ("token-sum", None, 1 + 2 + 4 + 5 + 6.0),
+    ("seq-mean-token-sum-norm", None, 18 / 2 / 3),                  # 2 sequences, S = T = 3
+    ("seq-mean-token-sum-norm", 4.0, 18 / 2 / 4),                   # S = loss_scale_factor
 ])
 def test_hand_worked_modes(mode: str, scale: float | None, expected: float) -> None:
     out = agg_loss(LOSS, MASK, mode, loss_scale_factor=scale)

@@ -41,7 +41,7 @@ def test_entropy_bonus_uniform_logits_is_log_v() -> None:
                                    torch.tensor([-c * math.log(V)], dtype=torch.float64))
 
 
-@pytest.mark.parametrize(("mode", "seed"), list(zip(AGG_MODES, range(4), strict=True)))
+@pytest.mark.parametrize(("mode", "seed"), list(zip(AGG_MODES, range(len(AGG_MODES)), strict=True)))
 def test_entropy_bonus_gradcheck_through_softmax(mode: str, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     B, T, V = 2, 3, 4
