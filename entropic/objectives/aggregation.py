@@ -75,10 +75,10 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
     token_sum = row_sum(apply_mask(select_valid(loss_mat, mask), mask))  # [B]
     if mode == "token-sum":
         return total(token_sum)
-    lengths = row_sum(mask)  # [B]
     if mode == "token-mean":
-        tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(lengths)
+        tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(row_sum(mask))
         return safe_divide(total(token_sum), tokens)
+    lengths = row_sum(mask)  # [B]
     valid_seqs = total((lengths > 0).to(loss_mat.dtype))
     if mode == "seq-mean-token-mean":
         return safe_divide(total(token_sum / (lengths + 1e-8)), valid_seqs)

@@ -81,15 +81,15 @@ class PolicyBatch:
             ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
             generators=generators)
 
-    def select_valid(self) -> PolicyBatch:
-        """This batch with every ``[B, T]`` value field passed through :func:`~entropic.reduce.select_valid`.
+    def select_valid(self, names: frozenset[str] | tuple[str, ...] = TOKEN_FIELDS) -> PolicyBatch:
+        """This batch with the ``[B, T]`` value fields ``names`` passed through :func:`~entropic.reduce.select_valid`.
 
         A backend may leave NaN or ``-inf`` on padding (an LLM's pad positions); after this they
-        reach no loss, metric or gradient, and ``log_probs`` gets a gradient of exactly 0 there.
-        Returns ``self`` when nothing needed a selection.
+        reach no loss, metric or gradient of a part that reads only ``names``, and ``log_probs``
+        gets a gradient of exactly 0 there. Returns ``self`` when nothing needed a selection.
         """
         changes = {}
-        for name in TOKEN_FIELDS:
+        for name in names:
             value = getattr(self, name)
             if value is not None and (selected := select_valid(value, self.mask)) is not value:
                 changes[name] = selected

@@ -22,7 +22,7 @@ from entropic.objectives.registry import Metrics, register_modifier
 from entropic.reduce import gather_runs, knob_per_row, knob_per_run, masked_mean_per_run, quantile_per_run
 
 
-@register_modifier("sample_weight", reads=("pos_weight", "neg_weight"))
+@register_modifier("sample_weight", reads=("pos_weight", "neg_weight"), inputs=("advantages",))
 def sample_weight(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Metrics]:
     """Weight ``[B, T]``: ``pos_weight`` where ``A > 0``, ``neg_weight`` where ``A < 0``, 1 elsewhere."""
     A = batch.advantages
@@ -59,7 +59,7 @@ def above_threshold(values: torch.Tensor, mask: torch.Tensor, run: torch.Tensor,
     return (values.detach() >= gather_runs(threshold, run).unsqueeze(-1)) & (mask > 0)
 
 
-@register_modifier("top_entropy", reads=("top_entropy_quantile",), selects=True)
+@register_modifier("top_entropy", reads=("top_entropy_quantile",), inputs=("entropy",), selects=True)
 def top_entropy(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Metrics]:
     """0/1 weight keeping the highest-entropy ``top_entropy_quantile`` share of each run's tokens."""
     entropy = batch.require("entropy", "top_entropy")
@@ -70,7 +70,8 @@ def top_entropy(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Met
                                                                      batch.num_runs)}
 
 
-@register_modifier("off_policy_mask", reads=("off_policy_mask_threshold",), selects=True)
+@register_modifier("off_policy_mask", reads=("off_policy_mask_threshold",),
+                   inputs=("log_probs", "old_log_probs", "sample_log_probs", "advantages"), selects=True)
 def off_policy_mask(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Metrics]:
     """0/1 weight dropping negative-advantage sequences that are too far off-policy (OPSM).
 

@@ -54,9 +54,14 @@ class Objective:
         return frozenset().union(*(part.ratio_knobs for part in self.parts))
 
     @property
+    def inputs(self) -> frozenset[str]:
+        """Every :class:`PolicyBatch` value field some part of this objective reads."""
+        return frozenset().union(*(part.inputs for part in self.parts))
+
+    @property
     def needs_entropy(self) -> bool:
         """Whether a term or modifier reads the full-distribution token entropy."""
-        return "entropy" in self.config.terms or "top_entropy" in self.config.modifiers
+        return "entropy" in self.inputs
 
     def __call__(self, batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Metrics]:
         """Evaluate the objective.
@@ -71,7 +76,7 @@ class Objective:
         if control.num_runs not in (None, batch.num_runs):
             raise ValueError(f"Control holds {control.num_runs} runs, the batch {batch.num_runs}")
         cfg = self.config
-        batch = batch.select_valid()
+        batch = batch.select_valid(self.inputs | {"entropy"})  # entropy: the actor/entropy metric
         aggregate = partial(agg_loss, mode=cfg.loss_agg_mode, run=batch.run, num_runs=batch.num_runs,
                             loss_scale_factor=cfg.loss_scale_factor, weights=batch.weights)
         policy = self.policy_loss.fn(batch, control)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 
 from entropic.control import Control, control_fields
-from entropic.objectives.batch import PolicyBatch
+from entropic.objectives.batch import TOKEN_FIELDS, PolicyBatch
 from entropic.registry import Registry
 
 if TYPE_CHECKING:
@@ -79,6 +79,10 @@ class Part:
     ratio_knobs : frozenset[str]
         The subset of ``reads`` that only acts when the importance ratio leaves 1, i.e. with
         more than one optimizer step per rollout batch.
+    inputs : frozenset[str]
+        :class:`PolicyBatch` value fields it reads (``log_probs``, ``entropy``, ...): only these
+        are checked for non-finite padding, and a backend is asked for entropy only when some
+        part reads it.
     selects : bool
         For modifiers: the weight is a token selection (0/1) that also applies to the entropy bonus.
     """
@@ -86,6 +90,7 @@ class Part:
     fn: Callable
     reads: frozenset[str]
     ratio_knobs: frozenset[str] = frozenset()
+    inputs: frozenset[str] = frozenset()
     selects: bool = False
 
 
@@ -95,32 +100,36 @@ TERMS: Registry[Part] = Registry("loss term", "objective.terms")
 
 
 def _part(registry: Registry[Part], name: str, reads: tuple[str, ...], ratio_knobs: tuple[str, ...],
-          selects: bool = False) -> Callable:
+          inputs: tuple[str, ...], selects: bool = False) -> Callable:
     unknown = set(reads) - set(control_fields())
     if unknown or not set(ratio_knobs) <= set(reads):
         raise ValueError(f"{registry.kind} {name!r} declares unknown Control fields {sorted(unknown)} "
                          f"or ratio knobs it does not read")
+    if not set(inputs) <= set(TOKEN_FIELDS):
+        raise ValueError(f"{registry.kind} {name!r} declares inputs {sorted(set(inputs) - set(TOKEN_FIELDS))} "
+                         f"that are not PolicyBatch fields; allowed values: {list(TOKEN_FIELDS)}")
 
     def decorator(fn: Callable) -> Callable:
-        registry.register(name)(Part(fn, frozenset(reads), frozenset(ratio_knobs), selects))
+        registry.register(name)(Part(fn, frozenset(reads), frozenset(ratio_knobs), frozenset(inputs), selects))
         return fn
 
     return decorator
 
 
-def register_policy_loss(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = ()
+def register_policy_loss(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = (),
+                         inputs: tuple[str, ...] = ("log_probs", "old_log_probs", "advantages")
                          ) -> Callable[[PolicyLossFn], PolicyLossFn]:
     """Register a policy loss under ``name`` (verl ``loss_mode`` names)."""
-    return _part(POLICY_LOSSES, name, reads, ratio_knobs)
+    return _part(POLICY_LOSSES, name, reads, ratio_knobs, inputs)
 
 
 def register_modifier(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = (),
-                      selects: bool = False) -> Callable[[ModifierFn], ModifierFn]:
+                      inputs: tuple[str, ...] = (), selects: bool = False) -> Callable[[ModifierFn], ModifierFn]:
     """Register a token modifier (a weight ``[B, T]`` on the policy loss) under ``name``."""
-    return _part(MODIFIERS, name, reads, ratio_knobs, selects)
+    return _part(MODIFIERS, name, reads, ratio_knobs, inputs, selects)
 
 
-def register_term(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = ()
-                  ) -> Callable[[TermFn], TermFn]:
+def register_term(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = (),
+                  inputs: tuple[str, ...] = ()) -> Callable[[TermFn], TermFn]:
     """Register an extra loss term (entropy bonus, KL, ...) under ``name``."""
-    return _part(TERMS, name, reads, ratio_knobs)
+    return _part(TERMS, name, reads, ratio_knobs, inputs)

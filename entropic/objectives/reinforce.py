@@ -13,8 +13,8 @@ from entropic.objectives.batch import PolicyBatch
 from entropic.objectives.registry import PolicyLoss, register_policy_loss
 
 
-@register_policy_loss("reinforce")
-@register_policy_loss("gpg")
+@register_policy_loss("reinforce", inputs=("log_probs", "advantages"))
+@register_policy_loss("gpg", inputs=("log_probs", "advantages"))
 def reinforce_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     """Per-token ``-A * logp``; its gradient is the REINFORCE estimator ``-A * grad logp``."""
     return PolicyLoss(-batch.advantages * batch.log_probs)

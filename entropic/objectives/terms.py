@@ -25,7 +25,7 @@ from entropic.objectives.registry import Aggregate, Metrics, register_term
 from entropic.reduce import knob_per_row, knob_per_run, masked_mean_per_run
 
 
-@register_term("entropy", reads=("entropy_coeff",))
+@register_term("entropy", reads=("entropy_coeff",), inputs=("entropy",))
 def entropy_bonus(batch: PolicyBatch, control: Control, aggregate: Aggregate, keep: torch.Tensor,
                   config: ObjectiveConfig) -> tuple[torch.Tensor, Metrics]:
     """``-c * agg(H, mask * keep)``: a positive ``entropy_coeff`` rewards entropy."""
@@ -35,7 +35,7 @@ def entropy_bonus(batch: PolicyBatch, control: Control, aggregate: Aggregate, ke
     return -coeff * bonus, {"actor/entropy_bonus": bonus.detach()}
 
 
-@register_term("kl", reads=("kl_loss_coef",))
+@register_term("kl", reads=("kl_loss_coef",), inputs=("log_probs", "ref_log_probs"))
 def kl_loss(batch: PolicyBatch, control: Control, aggregate: Aggregate, keep: torch.Tensor,
             config: ObjectiveConfig) -> tuple[torch.Tensor, Metrics]:
     """``kl_loss_coef * agg(kl_penalty(logp, ref_logp))`` over every valid token."""
@@ -45,7 +45,7 @@ def kl_loss(batch: PolicyBatch, control: Control, aggregate: Aggregate, keep: to
     return coeff * kl, {"actor/kl_loss": kl.detach()}
 
 
-@register_term("unbiased_kl", reads=("kl_loss_coef",))
+@register_term("unbiased_kl", reads=("kl_loss_coef",), inputs=("log_probs", "old_log_probs", "ref_log_probs"))
 def unbiased_kl_loss(batch: PolicyBatch, control: Control, aggregate: Aggregate, keep: torch.Tensor,
                      config: ObjectiveConfig) -> tuple[torch.Tensor, Metrics]:
     """``kl_loss_coef * agg(k3 * pi_theta / pi_old)``: k3 importance-weighted to the samples' policy."""
@@ -56,7 +56,8 @@ def unbiased_kl_loss(batch: PolicyBatch, control: Control, aggregate: Aggregate,
     return coeff * kl, {"actor/kl_loss": kl.detach()}
 
 
-@register_term("entropic", reads=("entropic_alpha", "high_prob_thresh"))
+@register_term("entropic", reads=("entropic_alpha", "high_prob_thresh"),
+               inputs=("log_probs", "old_log_probs", "advantages"))
 def entropic_term(batch: PolicyBatch, control: Control, aggregate: Aggregate, keep: torch.Tensor,
                   config: ObjectiveConfig) -> tuple[torch.Tensor, Metrics]:
     """EntroPIC: ``alpha * agg(-ratio * |A|, hi)``, ``hi`` = valid tokens with ``pi > p_hi``.
