@@ -24,10 +24,10 @@ import math
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -104,6 +104,16 @@ class TrainerConfig:
                 raise ValueError(f"trainer.{name} must be >= 0 (0 = never), got {getattr(self, name)}")
         if self.ppo_mini_batch_size is not None and self.ppo_mini_batch_size < 1:
             raise ValueError(f"trainer.ppo_mini_batch_size must be >= 1 or null, got {self.ppo_mini_batch_size}")
+
+
+class TrainerCallback(Protocol):
+    """Called by :meth:`Trainer.run` after every step (as transformers' ``TrainerCallback``)."""
+
+    def on_step(self, step: int, metrics: dict[str, torch.Tensor]) -> bool | None:
+        """``step``: 0-based index of the step just done; ``metrics``: its per-run values ``[R]``.
+
+        Return True to stop the run after this step.
+        """
 
 
 class Diverged(RuntimeError):
@@ -280,35 +290,41 @@ class Trainer:
         return torch.where(self.diverged_at < 0, loss, torch.zeros_like(loss))
 
     # ------------------------------------------------------------- the run
-    def fit(self, progress: bool = True) -> dict[str, Any]:
-        """Train from ``self.step`` to ``config.steps``; returns the summary (also written to summary.json)."""
-        from tqdm import tqdm
+    def run(self, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, torch.Tensor] | None:
+        """Train from ``self.step`` to ``config.steps``, calling ``callbacks`` after every step.
 
+        The last step, and every step whose index is a multiple of ``config.eval_every``, is
+        evaluated first (``eval/*`` metrics). Each callback's ``on_step(step, metrics)`` gets the
+        0-based index of the step just done (``self.step`` is already one past it); the run stops
+        after a step for which any callback returned True.
+
+        Returns
+        -------
+        dict[str, FloatTensor [R]] or None
+            The metrics of the last step done (``None`` if none was left to do).
+        """
+        metrics = None
+        while self.step < self.config.steps:
+            metrics = self.train_step()
+            step = self.step
+            if step == self.config.steps - 1 or (self.config.eval_every and step % self.config.eval_every == 0):
+                metrics.update(self.backend.evaluate())
+            self.step += 1
+            stops = [bool(callback.on_step(step, metrics)) for callback in callbacks]
+            if any(stops):
+                break
+        return metrics
+
+    def fit(self, progress: bool = True) -> dict[str, Any]:
+        """:meth:`run` with logging, checkpoints and a progress bar; returns the summary (also in summary.json)."""
         start, started_at = self.step, time.perf_counter()
-        bar = tqdm(total=self.config.steps, initial=self.step, disable=not progress, dynamic_ncols=True)
+        logging_callback = _RunLogging(self, progress)
         try:
-            while self.step < self.config.steps:
-                metrics = self.train_step()
-                last = self.step == self.config.steps - 1
-                if last or (self.config.eval_every and self.step % self.config.eval_every == 0):
-                    metrics.update(self.backend.evaluate())
-                histogram = None
-                if self.config.histogram_every and self.step % self.config.histogram_every == 0 \
-                        and self._pending_histogram is not None:
-                    histogram = {"entropy/token": self._pending_histogram}
-                self.run_log.log(self.step, metrics, histogram)
-                self._track_best(metrics)
-                self.step += 1
-                bar.update(1)
-                bar.set_postfix(reward=f"{float(metrics['reward/mean'].mean()):.3f}",
-                                entropy=f"{float(metrics.get('entropy/mean', torch.zeros(1)).mean()):.3f}")
-                if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
-                    self.save()
+            metrics = self.run([logging_callback])
         finally:
-            bar.close()
-            self.run_log.flush()
+            logging_callback.close()
         elapsed = time.perf_counter() - started_at
-        summary = self.summary(metrics, elapsed, self.step - start)
+        summary = self.summary(metrics or {}, elapsed, self.step - start)
         (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         return summary
 
@@ -365,6 +381,33 @@ class Trainer:
         self.run_log.truncate_after(self.step - 1)
         log.info("resumed from step %d", self.step)
         return True
+
+
+class _RunLogging:
+    """:meth:`Trainer.fit`'s callback: ``metrics.jsonl`` and TensorBoard, best values, checkpoints, progress bar."""
+
+    def __init__(self, trainer: Trainer, progress: bool) -> None:
+        from tqdm import tqdm
+
+        self.trainer = trainer
+        self.bar = tqdm(total=trainer.config.steps, initial=trainer.step, disable=not progress, dynamic_ncols=True)
+
+    def on_step(self, step: int, metrics: dict[str, torch.Tensor]) -> None:
+        trainer, config = self.trainer, self.trainer.config
+        histogram = None
+        if config.histogram_every and step % config.histogram_every == 0 and trainer._pending_histogram is not None:
+            histogram = {"entropy/token": trainer._pending_histogram}
+        trainer.run_log.log(step, metrics, histogram)
+        trainer._track_best(metrics)
+        self.bar.update(1)
+        self.bar.set_postfix(reward=f"{float(metrics['reward/mean'].mean()):.3f}",
+                             entropy=f"{float(metrics.get('entropy/mean', torch.zeros(1)).mean()):.3f}")
+        if config.checkpoint_every and trainer.step % config.checkpoint_every == 0:
+            trainer.save()
+
+    def close(self) -> None:
+        self.bar.close()
+        self.trainer.run_log.flush()
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -43,6 +43,23 @@ def test_optimizer_steps_count_epochs_and_mini_batches(make_config, tmp_path: Pa
     assert trainer.optimizer_step == 2 * 3 * 2
 
 
+def test_run_calls_back_after_every_step_and_stops_when_asked(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("trainer.steps=10", "trainer.eval_every=4"), tmp_path)
+    seen: list[tuple[int, int, bool]] = []
+
+    class StopAfterSix:
+        def on_step(self, step: int, metrics: dict[str, torch.Tensor]) -> bool:
+            seen.append((step, trainer.step, "eval/pass@1" in metrics))
+            return step == 5
+
+    metrics = trainer.run([StopAfterSix()])
+    assert seen == [(step, step + 1, step % 4 == 0) for step in range(6)]  # evaluated at 0 and 4
+    assert trainer.step == 6 and "reward/mean" in metrics
+    assert trainer.run([StopAfterSix()])["eval/pass@1"].shape == (1,)  # resumes at 6; step 9 is the last
+    assert [step for step, _, _ in seen[6:]] == [6, 7, 8, 9]
+    assert trainer.run() is None  # nothing left to do
+
+
 def test_run_among_others_equals_run_alone_through_controller_and_loop(make_config, tmp_path: Path) -> None:
     common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=25",
               "trainer.ppo_mini_batch_size=4", "trainer.ppo_epochs=2"]
