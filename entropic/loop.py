@@ -168,6 +168,11 @@ class Trainer:
         self._check_reference_reset()
         self.run_log = RunLog(self.output_dir, self.num_runs, tensorboard=config.tensorboard)
 
+    def set_controller(self, controller: Controller | None) -> None:
+        """Replace the controller (system identification swaps in an excitation sequence), checked as at start."""
+        self.controller = controller
+        self._check_knobs()
+
     def _check_knobs(self) -> None:
         """Refuse a controller on a knob nobody reads; warn on ratio knobs in the on-policy regime."""
         drives = self.controller.drives if self.controller is not None else frozenset()
@@ -290,8 +295,9 @@ class Trainer:
         return torch.where(self.diverged_at < 0, loss, torch.zeros_like(loss))
 
     # ------------------------------------------------------------- the run
-    def run(self, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, torch.Tensor] | None:
-        """Train from ``self.step`` to ``config.steps``, calling ``callbacks`` after every step.
+    def run(self, callbacks: Sequence[TrainerCallback] = (), steps: int | None = None
+            ) -> dict[str, torch.Tensor] | None:
+        """Train from ``self.step`` to ``config.steps`` (or ``steps`` more), calling ``callbacks`` after every step.
 
         The last step, and every step whose index is a multiple of ``config.eval_every``, is
         evaluated first (``eval/*`` metrics). Each callback's ``on_step(step, metrics)`` gets the
@@ -304,10 +310,11 @@ class Trainer:
             The metrics of the last step done (``None`` if none was left to do).
         """
         metrics = None
-        while self.step < self.config.steps:
+        end = self.config.steps if steps is None else self.step + steps
+        while self.step < end:
             metrics = self.train_step()
             step = self.step
-            if step == self.config.steps - 1 or (self.config.eval_every and step % self.config.eval_every == 0):
+            if step == end - 1 or (self.config.eval_every and step % self.config.eval_every == 0):
                 metrics.update(self.backend.evaluate())
             self.step += 1
             stops = [bool(callback.on_step(step, metrics)) for callback in callbacks]
