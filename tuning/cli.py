@@ -32,16 +32,16 @@ from optuna.trial import TrialState
 
 from entropic.allocator import retain_freed_memory
 from entropic.loop import TrainerConfig
-from tuning.batch import Method, Simulator
-from tuning.export import export_method
-from tuning.objectives import check_objectives, get_objectives, score_methods
-from tuning.report import write_report
-from tuning.space import SearchSpace, load_preset, method_from_config, method_from_presets
-from tuning.study import best_trials, enqueue_warm_start, open_study
-from tuning.study_config import TuneConfig
-from tuning.study_recovery import worker_id
-from tuning.study_runner import StudyRunner
-from tuning.study_storage import make_storage, storage_url
+from entropic.tuning.batch import Method, Simulator
+from entropic.tuning.export import export_method
+from entropic.tuning.objectives import check_objectives, get_objectives, score_methods
+from entropic.tuning.report import write_report
+from entropic.tuning.space import SearchSpace, load_preset, method_from_config, method_from_presets
+from entropic.tuning.study import best_trials, enqueue_warm_start, open_study
+from entropic.tuning.study_config import TuneConfig
+from entropic.tuning.study_recovery import worker_id
+from entropic.tuning.study_runner import StudyRunner
+from entropic.tuning.study_storage import make_storage, storage_url
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="pkg://configs", config_name="tune/default")
+@hydra.main(version_base="1.3", config_path="pkg://entropic.configs", config_name="tune/default")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best value of the first objective (for Hydra sweepers)."""
     retain_freed_memory()

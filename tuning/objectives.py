@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tuning.batch import Method, Simulator, Trace
+from entropic.tuning.batch import Method, Simulator, Trace
 
 DIRECTIONS = ("maximize", "minimize")
 

@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
-from tuning.figures import save_figure  # noqa: E402
-from tuning.objectives import MethodScore, TrialObjective  # noqa: E402
+from entropic.tuning.figures import save_figure  # noqa: E402
+from entropic.tuning.objectives import MethodScore, TrialObjective  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from entropic.control import control_fields
 from entropic.controllers import LAWS, ActuatorConfig, ControllerConfig, SensorConfig
-from tuning.batch import Method
+from entropic.tuning.batch import Method
 
 ROOTS = ("control", "controller", "backend")
 """What a param path may start with."""
@@ -124,10 +124,10 @@ def load_preset(group: str, name: str) -> dict[str, Any]:
             raise SearchSpaceError(f"{group} YAML {name!r} does not exist")
         data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     else:
-        resource = importlib.resources.files("configs").joinpath(group, f"{name}.yaml")
+        folder = importlib.resources.files("entropic.configs").joinpath(group)
+        resource = folder.joinpath(f"{name}.yaml")
         if not resource.is_file():
-            available = sorted(p.name[:-5] for p in importlib.resources.files("configs").joinpath(group).iterdir()
-                               if p.name.endswith(".yaml"))
+            available = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
             raise SearchSpaceError(f"unknown {group} preset {name!r}; available: {available}")
         data = OmegaConf.to_container(OmegaConf.create(resource.read_text()), resolve=True)
     if not isinstance(data, dict):

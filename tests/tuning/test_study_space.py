@@ -7,9 +7,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tuning.batch import Method
-from tuning.cli import tune
-from tuning.space import LAW_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
+from entropic.tuning.batch import Method
+from entropic.tuning.cli import tune
+from entropic.tuning.space import LAW_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
