@@ -20,7 +20,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from entropic.allocator import retain_freed_memory
-from entropic.tuning.cli import tune
+from entropic.tuning.study.cli import tune
 
 DEMO = [
     "trainer.steps=600",          # the standard bandit (configs/backend/bandit.yaml), 600 GRPO steps a run

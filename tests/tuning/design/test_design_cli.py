@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 from entropic.experiment import build_trainer
-from entropic.tuning.design_cli import main, run_design
+from entropic.tuning.design.cli import main, run_design
 
 TINY = ["backend.num_prompts=8", "backend.group_size=4", "design.horizon=60",
         "design.operating_point.grid=[0.01,10.0]", "design.operating_point.points=4",

@@ -7,9 +7,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from entropic.tuning.batch import Method
-from entropic.tuning.cli import tune
-from entropic.tuning.space import LAW_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
+from entropic.tuning.study.batch import Method
+from entropic.tuning.study.cli import tune
+from entropic.tuning.study.space import LAW_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from entropic.tuning.objectives import ObjectiveSettings
+from entropic.tuning.study.objectives import ObjectiveSettings
 
 PRUNERS = ("none", "median", "hyperband", "successive_halving")
 SAMPLERS = ("tpe", "random", "nsga2", "qmc")
@@ -80,7 +80,7 @@ class TuneConfig:
         Held-out seeds are ``seed + heldout_offset + s`` (never the tuning seeds).
     objectives : list[str]
         One name (single-objective) or several (multi-objective, Pareto front); see
-        :mod:`entropic.tuning.objectives`.
+        :mod:`entropic.tuning.study.objectives`.
     target_entropy : float, optional
         Entropy of the ``tracking_error`` objective (nats).
     tail : float
@@ -99,7 +99,7 @@ class TuneConfig:
         A running trial whose worker (on another machine) sent no heartbeat for this long is failed
         and retried; a dead worker on this machine is detected at once.
     space : dict
-        The search space (:class:`entropic.tuning.space.SearchSpace`).
+        The search space (:class:`entropic.tuning.study.space.SearchSpace`).
     warm_start : WarmStartConfig
         First trials.
     report, export : bool

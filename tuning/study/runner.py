@@ -1,6 +1,6 @@
 """The batched ask / simulate / tell loop of one worker.
 
-``batch_size`` trials are asked at once and simulated as one vectorised run (:mod:`entropic.tuning.batch`);
+``batch_size`` trials are asked at once and simulated as one vectorised run (:mod:`entropic.tuning.study.batch`);
 intermediate values go to Optuna every ``report_every`` steps and the pruner is asked per trial.
 Failures (invalid configs, divergence, NaN) are told as ``FAIL`` with ``fail_reason``.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import TrialState
 
-from entropic.tuning.batch import Method, Simulator, Trace
-from entropic.tuning.objectives import TrialObjective
-from entropic.tuning.space import SearchSpace
-from entropic.tuning.study_config import TuneConfig
-from entropic.tuning.study_recovery import counted_trials, fail_stale_trials, worker_id
+from entropic.tuning.study.batch import Method, Simulator, Trace
+from entropic.tuning.study.config import TuneConfig
+from entropic.tuning.study.objectives import TrialObjective
+from entropic.tuning.study.recovery import counted_trials, fail_stale_trials, worker_id
+from entropic.tuning.study.space import SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 
 from entropic.experiment import build_trainer
-from entropic.tuning.cli import tune
-from entropic.tuning.objectives import ObjectiveSettings, get_objective
-from entropic.tuning.study_storage import make_storage
+from entropic.tuning.study.cli import tune
+from entropic.tuning.study.objectives import ObjectiveSettings, get_objective
+from entropic.tuning.study.storage import make_storage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,7 +81,7 @@ def test_export_reproduces_the_trial_with_entropic_train(tune_cfg, tmp_path: Pat
     rows = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
     import torch
 
-    from entropic.tuning.batch import Trace
+    from entropic.tuning.study.batch import Trace
 
     entropy = torch.tensor([row["entropy/mean"] for row in rows])
     trace = Trace(entropy, entropy, {}, torch.tensor([-1, -1]))

@@ -32,16 +32,16 @@ from optuna.trial import TrialState
 
 from entropic.allocator import retain_freed_memory
 from entropic.loop import TrainerConfig
-from entropic.tuning.batch import Method, Simulator
-from entropic.tuning.export import export_method
-from entropic.tuning.objectives import check_objectives, get_objectives, score_methods
-from entropic.tuning.report import write_report
-from entropic.tuning.space import SearchSpace, load_preset, method_from_config, method_from_presets
-from entropic.tuning.study import best_trials, enqueue_warm_start, open_study
-from entropic.tuning.study_config import TuneConfig
-from entropic.tuning.study_recovery import worker_id
-from entropic.tuning.study_runner import StudyRunner
-from entropic.tuning.study_storage import make_storage, storage_url
+from entropic.tuning.study.batch import Method, Simulator
+from entropic.tuning.study.config import TuneConfig
+from entropic.tuning.study.export import export_method
+from entropic.tuning.study.objectives import check_objectives, get_objectives, score_methods
+from entropic.tuning.study.optuna_study import best_trials, enqueue_warm_start, open_study
+from entropic.tuning.study.recovery import worker_id
+from entropic.tuning.study.report import write_report
+from entropic.tuning.study.runner import StudyRunner
+from entropic.tuning.study.space import SearchSpace, load_preset, method_from_config, method_from_presets
+from entropic.tuning.study.storage import make_storage, storage_url
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from entropic.tuning.batch import Method, Simulator, Trace
+from entropic.tuning.study.batch import Method, Simulator, Trace
 
 DIRECTIONS = ("maximize", "minimize")
 

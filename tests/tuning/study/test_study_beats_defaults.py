@@ -8,8 +8,8 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_module
 
-from entropic.tuning.cli import tune
-from entropic.tuning.space import load_preset
+from entropic.tuning.study.cli import tune
+from entropic.tuning.study.space import load_preset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

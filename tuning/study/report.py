@@ -23,7 +23,7 @@ import optuna  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
 from entropic.tuning.figures import save_figure  # noqa: E402
-from entropic.tuning.objectives import MethodScore, TrialObjective  # noqa: E402
+from entropic.tuning.study.objectives import MethodScore, TrialObjective  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 from tune_helpers import compose_tune
 
-POSTGRES_SH = Path(__file__).resolve().parents[1] / "postgres.sh"
+POSTGRES_SH = Path(__file__).resolve().parents[2] / "postgres.sh"
 
 
 @pytest.fixture

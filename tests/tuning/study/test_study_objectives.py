@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from entropic.tuning.batch import Trace
-from entropic.tuning.objectives import ObjectiveSettings, check_objectives, get_objective, get_objectives
+from entropic.tuning.study.batch import Trace
+from entropic.tuning.study.objectives import ObjectiveSettings, check_objectives, get_objective, get_objectives
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

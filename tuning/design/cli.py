@@ -31,7 +31,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from entropic.controllers import ACTUATORS, controller_config_from_dict
-from entropic.tuning.design import (
+from entropic.tuning.design.config import RULES, DesignConfig, DesignRunConfig
+from entropic.tuning.design.loop_model import LoopAnalysis, loop_analysis
+from entropic.tuning.design.plot import bode_plot, identification_plot, step_plot, validation_plot
+from entropic.tuning.design.report import jsonable, write_report
+from entropic.tuning.design.rules import (
     ProcessModel,
     controller_config,
     plant_in_effort_units,
@@ -39,13 +43,9 @@ from entropic.tuning.design import (
     tune,
     write_controller_config,
 )
-from entropic.tuning.design_config import RULES, DesignConfig, DesignRunConfig
-from entropic.tuning.design_plot import bode_plot, identification_plot, step_plot, validation_plot
-from entropic.tuning.design_report import jsonable, write_report
-from entropic.tuning.design_validate import step_test_response, tracking_response
-from entropic.tuning.loop_model import LoopAnalysis, loop_analysis
-from entropic.tuning.sysid import DiscreteModel, Identification, identify
-from entropic.tuning.sysid_experiment import excitation_response, operating_point
+from entropic.tuning.design.validate import step_test_response, tracking_response
+from entropic.tuning.sysid.experiment import excitation_response, operating_point
+from entropic.tuning.sysid.models import DiscreteModel, Identification, identify
 
 __all__ = ["main", "run_design"]
 

@@ -2,8 +2,8 @@
 
 The study's creator enqueues the published defaults (and analytic designs) as the first trials;
 they carry their whole method in the ``baseline`` and ``method`` attributes. Its storage is
-:mod:`entropic.tuning.study_storage`, its configuration :mod:`entropic.tuning.study_config`, a worker's loop
-:mod:`entropic.tuning.study_runner` and the retry of trials left by dead workers :mod:`entropic.tuning.study_recovery`.
+:mod:`entropic.tuning.study.storage`, its configuration :mod:`entropic.tuning.study.config`, a worker's loop
+:mod:`entropic.tuning.study.runner` and the retry of trials left by dead workers :mod:`entropic.tuning.study.recovery`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import optuna
 from optuna.exceptions import DuplicatedStudyError
 from optuna.trial import FrozenTrial, TrialState
 
-from entropic.tuning.batch import Method
-from entropic.tuning.objectives import TrialObjective
-from entropic.tuning.study_config import TuneConfig
+from entropic.tuning.study.batch import Method
+from entropic.tuning.study.config import TuneConfig
+from entropic.tuning.study.objectives import TrialObjective
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """entropic-design on the default bandit: the analytic PI holds the target without any search (slow).
 
-Run with ``pytest -m slow tests/tuning/test_design_bandit.py`` (a few minutes on 2 cores).
+Run with ``pytest -m slow tests/tuning/design/test_design_bandit.py`` (a few minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from entropic.tuning.design_cli import run_design
+from entropic.tuning.design.cli import run_design
 
 
 @pytest.mark.slow

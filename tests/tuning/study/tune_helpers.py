@@ -21,7 +21,7 @@ def compose_tune(overrides: list[str], config_name: str = "tune/default") -> Dic
 
 
 def cli_args(overrides: list[str]) -> list[str]:
-    """``python -m entropic.tuning.cli`` with the tiny overrides, then ``overrides`` (a real worker process)."""
+    """``python -m entropic.tuning.study.cli`` with the tiny overrides, then ``overrides`` (a real worker process)."""
     import sys
 
-    return [sys.executable, "-m", "entropic.tuning.cli", *TINY, *overrides]
+    return [sys.executable, "-m", "entropic.tuning.study.cli", *TINY, *overrides]

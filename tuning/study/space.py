@@ -43,7 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from entropic.control import control_fields
 from entropic.controllers import LAWS, ActuatorConfig, ControllerConfig, SensorConfig
-from entropic.tuning.batch import Method
+from entropic.tuning.study.batch import Method
 
 ROOTS = ("control", "controller", "backend")
 """What a param path may start with."""
