@@ -76,8 +76,8 @@ def test_registries_hold_each_name_once(modules: list[str]) -> None:
     assert kinds and max(kinds.values()) == 1, f"a registry exists twice: {kinds}"
     for registry in registries.values():
         assert max(Counter(registry).values()) == 1, registry.kind
-    tuning_objectives = importlib.import_module("entropic.tuning.study.objectives").OBJECTIVES
-    assert all(objective.name == name for name, objective in tuning_objectives.items())
+    tuning_targets = importlib.import_module("entropic.tuning.study.targets").TARGETS
+    assert all(target.name == name for name, target in tuning_targets.items())
     envs = {env_id: spec.entry_point for env_id, spec in gym.registry.items() if env_id.startswith("entropic/")}
     assert envs == {"entropic/SoftmaxBandit-v0": "entropic.sims.gym_env:SoftmaxBanditEnv",
                     "entropic/ToyLM-v0": "entropic.sims.toy_lm.gym_env:ToyLMEnv"}
