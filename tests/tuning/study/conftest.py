@@ -1,4 +1,4 @@
-"""Shared fixtures of the tuning tests."""
+"""Shared fixtures of the study tests (tiny study configs, one torch thread, a PostgreSQL server)."""
 
 from __future__ import annotations
 
