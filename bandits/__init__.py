@@ -3,12 +3,12 @@
 Importing the package registers the Gymnasium environment ``entropic/SoftmaxBandit-v0``.
 """
 
-from bandits.backend import SoftmaxBanditBackend
-from bandits.config import BanditConfig
-from bandits.factory import make_backend
-from bandits.gym_env import ENV_ID, SoftmaxBanditEnv, make_vector_env, register
-from bandits.prior import Prior, calibrate, initial_prior
-from bandits.task import BanditTask
+from entropic.sims.backend import SoftmaxBanditBackend
+from entropic.sims.config import BanditConfig
+from entropic.sims.factory import make_backend
+from entropic.sims.gym_env import ENV_ID, SoftmaxBanditEnv, make_vector_env, register
+from entropic.sims.prior import Prior, calibrate, initial_prior
+from entropic.sims.task import BanditTask
 
 register()
 

@@ -1,10 +1,10 @@
 """The contextual softmax bandit behind the :class:`~entropic.protocol.Backend` protocol, R runs at once.
 
-Rows are laid out run by run, prompt by prompt (:mod:`bandits.rows`); group ids are ``r * P + p``,
+Rows are laid out run by run, prompt by prompt (:mod:`entropic.sims.rows`); group ids are ``r * P + p``,
 unique across runs.
 
-- ``sampled``: arms are drawn by inverse-CDF search over ``cumsum(pi)`` (:func:`bandits.rng.sample_categorical`),
-  on uniforms from the counter-based RNG of :mod:`bandits.rng` keyed by ``(run seed, rollout number, row)``;
+- ``sampled``: arms are drawn by inverse-CDF search over ``cumsum(pi)`` (:func:`entropic.sims.rng.sample_categorical`),
+  on uniforms from the counter-based RNG of :mod:`entropic.sims.rng` keyed by ``(run seed, rollout number, row)``;
   the reward of a correct response is 1 with probability ``reward_correct``, of a wrong one with
   probability ``reward_wrong`` (a second uniform stream).
 - ``exact``: every response once, ``Rollout.weights = G * pi(response)`` (detached) and its
@@ -26,17 +26,17 @@ from typing import Any, NamedTuple
 
 import torch
 
-from bandits.config import BanditConfig
-from bandits.optim import apply_per_run, make_optimizer
-from bandits.policy import BanditPolicy
-from bandits.prior import initial_prior
-from bandits.rng import sample_categorical, uniform
-from bandits.rows import RowLayout, position_index, token_index
-from bandits.runs import PerRunLearningRate, run_seeds
-from bandits.task import BanditTask
 from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats
 from entropic.segments import memo
+from entropic.sims.config import BanditConfig
+from entropic.sims.optim import apply_per_run, make_optimizer
+from entropic.sims.policy import BanditPolicy
+from entropic.sims.prior import initial_prior
+from entropic.sims.rng import sample_categorical, uniform
+from entropic.sims.rows import RowLayout, position_index, token_index
+from entropic.sims.runs import PerRunLearningRate, run_seeds
+from entropic.sims.task import BanditTask
 
 STREAM_SAMPLE = 0
 """RNG stream of the arm draws."""

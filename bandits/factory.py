@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from bandits.backend import SoftmaxBanditBackend
-from bandits.config import BanditConfig
+from entropic.sims.backend import SoftmaxBanditBackend
+from entropic.sims.config import BanditConfig
 
 B = TypeVar("B")
 

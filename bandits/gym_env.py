@@ -1,8 +1,8 @@
 """Gymnasium view of the bandit task: one prompt, one response, one verifiable reward per episode.
 
-``entropic/SoftmaxBandit-v0`` (registered when :mod:`bandits` is imported) is a single-run
+``entropic/SoftmaxBandit-v0`` (registered when :mod:`entropic.sims` is imported) is a single-run
 environment for RL code written against Gymnasium; the vectorised training path is
-:class:`~bandits.backend.SoftmaxBanditBackend`. The task instance (correct arms, reward
+:class:`~entropic.sims.backend.SoftmaxBanditBackend`. The task instance (correct arms, reward
 probabilities) is the one of ``BanditConfig.task_seed``, so a policy trained here and a backend run
 face the same problem.
 
@@ -23,8 +23,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from bandits.config import BanditConfig
-from bandits.task import BanditTask
+from entropic.sims.config import BanditConfig
+from entropic.sims.task import BanditTask
 
 ENV_ID = "entropic/SoftmaxBandit-v0"
 
@@ -92,4 +92,4 @@ def make_vector_env(num_envs: int, config: BanditConfig | None = None, **overrid
 def register() -> None:
     """Register :data:`ENV_ID` with Gymnasium (once)."""
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="bandits.gym_env:SoftmaxBanditEnv")
+        gym.register(id=ENV_ID, entry_point="entropic.sims.gym_env:SoftmaxBanditEnv")

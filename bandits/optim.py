@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from bandits.config import BanditConfig
+from entropic.sims.config import BanditConfig
 
 CLIP_EPS = 1e-6
 """torch ``clip_grad_norm_``'s guard: ``coef = max_norm / (norm + 1e-6)``, at most 1."""

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from bandits.config import BanditConfig
-from bandits.task import BanditTask
+from entropic.sims.config import BanditConfig
+from entropic.sims.task import BanditTask
 
 
 class BanditPolicy:

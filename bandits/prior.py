@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import torch
 
-from bandits.config import BanditConfig
-from bandits.task import BanditTask
+from entropic.sims.config import BanditConfig
+from entropic.sims.task import BanditTask
 
 _MAX_SCALE = 1e3
 _MAX_OFFSET = 1e4

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from bandits.config import BanditConfig
-from bandits.task import BanditTask
+from entropic.sims.config import BanditConfig
+from entropic.sims.task import BanditTask
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bandits.config import BanditConfig
+from entropic.sims.config import BanditConfig
 
 
 @dataclass(frozen=True)

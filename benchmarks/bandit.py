@@ -7,7 +7,7 @@ For a small (P=64, K=32, G=8) and a large (P=512, K=64, G=8) problem it measures
 - ``naive``: one run, written plainly: tabular logits, ``torch.multinomial``, GRPO advantages,
   the PPO surrogate at ratio 1, ``torch.optim.SGD``;
 - ``entropic R=n``: the five moves (rollout, advantages, score, objective, apply) of
-  ``bandits.SoftmaxBanditBackend`` with n independent runs, through the shared objective library;
+  ``entropic.sims.SoftmaxBanditBackend`` with n independent runs, through the shared objective library;
 - ``softmax floor``: one ``torch.softmax`` over the same ``[R, P, K]`` logits.
 
 Every time is the median over steps of one measurement, and the fastest of ``--repeats``
@@ -28,8 +28,8 @@ import time
 import torch
 from step_timer import MOVES, time_moves
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.allocator import retain_freed_memory
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 PROBLEMS = {"small": (64, 32, 8), "large": (512, 64, 8)}
 

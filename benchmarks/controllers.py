@@ -30,7 +30,7 @@ TARGET, SETTLE = 1.5, 200
 
 
 def run(experiment: str, steps: int, output: Path) -> dict:
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"experiment={experiment}", f"trainer.steps={steps}",
                                                        "trainer.tensorboard=false"])
     start = time.perf_counter()

@@ -19,8 +19,8 @@ import platform
 import torch
 from step_timer import MOVES, time_moves
 
-from bandits.toy_lm import ToyLMBackend, ToyLMConfig
 from entropic.allocator import retain_freed_memory
+from entropic.sims.toy_lm import ToyLMBackend, ToyLMConfig
 
 
 def main() -> None:

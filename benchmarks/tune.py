@@ -6,7 +6,7 @@ Usage::
     python benchmarks/tune.py --workers 2     # only two worker processes sharing one SQLite study
     python benchmarks/tune.py --trials 8 --batch 4 --seeds 2 --steps 50 --single-trials 2 --json quick.json  # seconds
 
-Batched: for each N of ``--workers``, N processes of ``entropic-tune`` (``python -m tuning.cli``) share
+Batched: for each N of ``--workers``, N processes of ``entropic-tune`` (``python -m entropic.tuning.study.cli``) share
 one study in a SQLite file, as workers of ``entropic-tune`` do, on the standard bandit
 (``configs/tune/default.yaml``: PI gains of the entropy bonus, median pruner, the four warm-start
 trials included). One worker runs ``--threads`` torch threads; several run one thread each
@@ -42,9 +42,10 @@ def run_study(out: Path, name: str, overrides: list[str], workers: int, threads:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     cpu_before = _children_cpu()
     started = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "-m", "tuning.cli", f"hydra.run.dir={out / name / f'w{i}'}",
-                                   f"tune.storage={storage}", f"tune.study_name={name}", "tune.report=false",
-                                   "tune.export=false", f"tune.threads={threads}", *overrides],
+    processes = [subprocess.Popen([sys.executable, "-m", "entropic.tuning.study.cli",
+                                   f"hydra.run.dir={out / name / f'w{i}'}", f"tune.storage={storage}",
+                                   f"tune.study_name={name}", "tune.report=false", "tune.export=false",
+                                   f"tune.threads={threads}", *overrides],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
                  for i in range(workers)]
     errors = [process.communicate()[1] for process in processes]

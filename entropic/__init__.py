@@ -2,7 +2,9 @@
 
 The core package: the step protocol, advantage estimators, objectives, controllers,
 metrics and the shared training loop. It depends on torch and numpy only and imports
-none of ``bandits``, ``llm`` or ``tuning``.
+none of its mapped sub-packages ``entropic.sims`` (the simulators, folder ``bandits/``),
+``entropic.llm`` (``llm/``) or ``entropic.tuning`` (``tuning/``); ``entropic.configs``
+(``configs/``) is the Hydra config tree.
 """
 
 from entropic.control import Control

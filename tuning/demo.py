@@ -20,7 +20,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from entropic.allocator import retain_freed_memory
-from tuning.cli import tune
+from entropic.tuning.study.cli import tune
 
 DEMO = [
     "trainer.steps=600",          # the standard bandit (configs/backend/bandit.yaml), 600 GRPO steps a run
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     retain_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="tune/default", overrides=DEMO + list(args.overrides))
     summary = tune(cfg, Path(args.out))
     heldout = summary.get("heldout", {}).get("values", {})

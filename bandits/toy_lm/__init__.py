@@ -8,16 +8,16 @@ package registers the Gymnasium environment ``entropic/ToyLM-v0``.
 Modules: ``tasks`` (tokenizer, problems, exact verifiers, reward shaping; ``expressions`` parses
 countdown answers), ``model`` (the batched GPT and its sampler), ``pretrain`` (the cached warm
 start), ``backend`` and ``factory`` (the Backend protocol, the Hydra target), ``gym_env``, and
-``plot`` (``python -m bandits.toy_lm.plot RUN_DIR``: reward and entropy of a run).
+``plot`` (``python -m entropic.sims.toy_lm.plot RUN_DIR``: reward and entropy of a run).
 """
 
-from bandits.toy_lm.backend import ToyLMBackend
-from bandits.toy_lm.config import ToyLMConfig
-from bandits.toy_lm.factory import make_backend
-from bandits.toy_lm.gym_env import ENV_ID, ToyLMEnv, make_vector_env, register
-from bandits.toy_lm.model import GPTConfig, generate
-from bandits.toy_lm.pretrain import WarmStart, cache_key, load_or_pretrain
-from bandits.toy_lm.tasks import VOCAB, Dataset, Problem, Task, Verdict, decode, encode
+from entropic.sims.toy_lm.backend import ToyLMBackend
+from entropic.sims.toy_lm.config import ToyLMConfig
+from entropic.sims.toy_lm.factory import make_backend
+from entropic.sims.toy_lm.gym_env import ENV_ID, ToyLMEnv, make_vector_env, register
+from entropic.sims.toy_lm.model import GPTConfig, generate
+from entropic.sims.toy_lm.pretrain import WarmStart, cache_key, load_or_pretrain
+from entropic.sims.toy_lm.tasks import VOCAB, Dataset, Problem, Task, Verdict, decode, encode
 
 register()
 

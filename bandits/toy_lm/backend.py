@@ -3,10 +3,10 @@
 A rollout draws, for every run, ``num_prompts`` problems from the training set and ``group_size``
 responses to each; rows are laid out run by run, prompt by prompt, response by response
 (``b = (r * P + p) * G + g``), group ids are ``r * P + p``. Problems and tokens are drawn from the
-counter-based RNG of :mod:`bandits.rng` keyed by ``(run seed, rollout number, stream)``, so a run's
+counter-based RNG of :mod:`entropic.sims.rng` keyed by ``(run seed, rollout number, stream)``, so a run's
 draws never depend on the other runs; its parameters ``[R, ...]`` pass through per-run batched
-kernels only (:mod:`bandits.toy_lm.model`), every reduction is taken per run, and its optimiser
-state is elementwise (:mod:`bandits.optim`). A run's trajectory is the same, to the bit, alone or
+kernels only (:mod:`entropic.sims.toy_lm.model`), every reduction is taken per run, and its optimiser
+state is elementwise (:mod:`entropic.sims.optim`). A run's trajectory is the same, to the bit, alone or
 batched (``tests/toy_lm/test_toy_lm_identity.py``).
 
 Log-probs and entropy are those of the sampling distribution, ``softmax(logits / temperature)``
@@ -23,15 +23,15 @@ from typing import Any
 
 import torch
 
-from bandits.optim import SGD, Adam, apply_per_run
-from bandits.rng import uniform
-from bandits.runs import PerRunLearningRate, run_seeds
-from bandits.toy_lm.config import ToyLMConfig
-from bandits.toy_lm.model import Params, generate, response_logits, stack_runs
-from bandits.toy_lm.pretrain import load_or_pretrain
-from bandits.toy_lm.tasks import EOS, PAD, Dataset, shaped_reward, verify_batch
 from entropic.metrics import entropy_from_logits, pass_at_k, pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats
+from entropic.sims.optim import SGD, Adam, apply_per_run
+from entropic.sims.rng import uniform
+from entropic.sims.runs import PerRunLearningRate, run_seeds
+from entropic.sims.toy_lm.config import ToyLMConfig
+from entropic.sims.toy_lm.model import Params, generate, response_logits, stack_runs
+from entropic.sims.toy_lm.pretrain import load_or_pretrain
+from entropic.sims.toy_lm.tasks import EOS, PAD, Dataset, shaped_reward, verify_batch
 
 STREAM_PROMPT, STREAM_SAMPLE, STREAM_EVAL = 0, 1, 2
 """RNG streams: problem draws, token draws, evaluation samples."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from bandits.toy_lm.tasks import TASKS, VOCAB, Task
+from entropic.sims.toy_lm.tasks import TASKS, VOCAB, Task
 
 OPTIMIZERS = ("sgd", "adam")
 DTYPES = ("float32", "float64")
@@ -26,7 +26,7 @@ class ToyLMConfig:
     Attributes
     ----------
     task : str
-        ``addition``, ``sort`` or ``countdown`` (:mod:`bandits.toy_lm.tasks`). Default ``addition``.
+        ``addition``, ``sort`` or ``countdown`` (:mod:`entropic.sims.toy_lm.tasks`). Default ``addition``.
     num_digits : int
         Digits per operand, a difficulty knob. Range ``[1, 4]``, default 2.
     num_operands : int
@@ -52,7 +52,7 @@ class ToyLMConfig:
     overlong_penalty_factor : float
         DAPO's ``penalty_factor``. Range ``>= 0``, default 1.0.
     optimizer : str
-        ``adam`` (default) or ``sgd``, per run (:mod:`bandits.optim`).
+        ``adam`` (default) or ``sgd``, per run (:mod:`entropic.sims.optim`).
     lr : float
         Learning rate (a backend may set one per run). Range ``> 0``, default 3e-4 (Adam moves every
         weight by about ``lr`` a step whatever its gradient's size, so on this model 1e-3 already
@@ -177,7 +177,7 @@ class ToyLMConfig:
                  f"in (0, log V = {log_v:.4f}) or null", self.init_entropy)
 
     def make_task(self) -> Task:
-        """The :class:`~bandits.toy_lm.tasks.Task` these fields describe."""
+        """The :class:`~entropic.sims.toy_lm.tasks.Task` these fields describe."""
         return Task(self.task, self.num_digits, self.num_operands)
 
     @property

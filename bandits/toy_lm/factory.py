@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bandits.factory import backend_from_fields
-from bandits.toy_lm.backend import ToyLMBackend
-from bandits.toy_lm.config import ToyLMConfig
+from entropic.sims.factory import backend_from_fields
+from entropic.sims.toy_lm.backend import ToyLMBackend
+from entropic.sims.toy_lm.config import ToyLMConfig
 
 
 def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None,

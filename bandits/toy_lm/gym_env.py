@@ -1,9 +1,9 @@
 """Gymnasium view of a toy-LM task: the language model is the agent, one token is one action.
 
-``entropic/ToyLM-v0`` (registered when :mod:`bandits.toy_lm` is imported; ``gym.make(
-"bandits.toy_lm:entropic/ToyLM-v0")`` imports it) is a single-episode-per-response environment
+``entropic/ToyLM-v0`` (registered when :mod:`entropic.sims.toy_lm` is imported; ``gym.make(
+"entropic.sims.toy_lm:entropic/ToyLM-v0")`` imports it) is a single-episode-per-response environment
 for RL code written against Gymnasium; the vectorised training path is
-:class:`~bandits.toy_lm.backend.ToyLMBackend`. Problems come from the backend's training set
+:class:`~entropic.sims.toy_lm.backend.ToyLMBackend`. Problems come from the backend's training set
 (``ToyLMConfig.task_seed``), and the reward is the backend's: the verifier's 0/1 with the same
 format and overlong shaping.
 
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from bandits.toy_lm.config import ToyLMConfig
-from bandits.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, decode, response_text, shaped_reward
+from entropic.sims.toy_lm.config import ToyLMConfig
+from entropic.sims.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, decode, response_text, shaped_reward
 
 ENV_ID = "entropic/ToyLM-v0"
 
@@ -108,4 +108,4 @@ def make_vector_env(num_envs: int, config: ToyLMConfig | None = None, **override
 def register() -> None:
     """Register :data:`ENV_ID` with Gymnasium (once)."""
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="bandits.toy_lm.gym_env:ToyLMEnv")
+        gym.register(id=ENV_ID, entry_point="entropic.sims.toy_lm.gym_env:ToyLMEnv")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bandits.rng import sample_categorical
-from bandits.toy_lm.tasks import EOS, PAD
+from entropic.sims.rng import sample_categorical
+from entropic.sims.toy_lm.tasks import EOS, PAD
 
 Params = dict[str, torch.Tensor]
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
@@ -188,7 +188,7 @@ def generate(params: Params, prompts: torch.Tensor, max_new_tokens: int, n_head:
     """Sample responses to ``prompts [R, N, T_prompt]`` until ``<eos>`` or ``max_new_tokens``.
 
     Token t of row n is drawn from ``softmax(logits / temperature)`` by the inverse CDF at
-    ``uniforms[:, n, t]`` (``[R, N, max_new_tokens]``, e.g. from :func:`bandits.rng.uniform`), so a
+    ``uniforms[:, n, t]`` (``[R, N, max_new_tokens]``, e.g. from :func:`entropic.sims.rng.uniform`), so a
     run's responses are a function of its parameters and its uniforms only. ``temperature = 0`` is
     greedy decoding (``argmax``; ``uniforms`` unused). Every row advances in lock step (equal prompt
     lengths); the loop stops early once every row has emitted ``<eos>``.

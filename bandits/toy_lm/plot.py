@@ -1,4 +1,4 @@
-"""Plot a run's reward and entropy from its ``metrics.jsonl``: ``python -m bandits.toy_lm.plot RUN_DIR``.
+"""Plot a run's reward and entropy from its ``metrics.jsonl``: ``python -m entropic.sims.toy_lm.plot RUN_DIR``.
 
 Two panels against the step: reward (``reward/mean`` every step, ``eval/pass@1`` where evaluated) and
 token entropy (``entropy/mean`` of the rollouts, ``eval/entropy`` where evaluated), each the mean over

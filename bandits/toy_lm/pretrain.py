@@ -31,11 +31,11 @@ from typing import Any
 
 import torch
 
-from bandits.rng import uniform
-from bandits.toy_lm.config import PRETRAIN_FIELDS, ToyLMConfig
-from bandits.toy_lm.model import GPTConfig, Params, generate, init_params, response_logits
-from bandits.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, Task, encode, verify_batch
 from entropic.metrics import entropy_from_logits
+from entropic.sims.rng import uniform
+from entropic.sims.toy_lm.config import PRETRAIN_FIELDS, ToyLMConfig
+from entropic.sims.toy_lm.model import GPTConfig, Params, generate, init_params, response_logits
+from entropic.sims.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, Task, encode, verify_batch
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bandits.toy_lm.expressions import DIGITS, evaluate, is_number, parse, random_expression
+from entropic.sims.toy_lm.expressions import DIGITS, evaluate, is_number, parse, random_expression
 
 VOCAB = ("<pad>", "<bos>", "<eos>", *"0123456789", "+", "-", "*", "(", ")", "=", ",", ":", "A", "S", "C")
 """Token strings; the id of a token is its index (V = 24)."""

@@ -42,7 +42,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict:
     return trainer.fit(progress=sys.stderr.isatty())
 
 
-@hydra.main(version_base="1.3", config_path="pkg://configs", config_name="train")
+@hydra.main(version_base="1.3", config_path="pkg://entropic.configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the final mean reward (for Hydra sweepers)."""
     retain_freed_memory()

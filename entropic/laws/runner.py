@@ -140,12 +140,12 @@ class ArmRun:
 
 def config_exists(entry: str) -> bool:
     """Whether ``configs/<entry>.yaml`` is in the config tree (``entry`` like ``backend/toy_lm``)."""
-    return importlib.resources.files("configs").joinpath(f"{entry}.yaml").is_file()
+    return importlib.resources.files("entropic.configs").joinpath(f"{entry}.yaml").is_file()
 
 
 def experiment_text(experiment: str) -> str:
     """The text of ``configs/experiment/<experiment>.yaml``."""
-    return importlib.resources.files("configs").joinpath(f"experiment/{experiment}.yaml").read_text()
+    return importlib.resources.files("entropic.configs").joinpath(f"experiment/{experiment}.yaml").read_text()
 
 
 def hypothesis(experiment: str) -> str:
@@ -170,7 +170,7 @@ def hypothesis(experiment: str) -> str:
 
 def compose_arm(experiment: str, overrides: Sequence[str] = ()) -> DictConfig:
     """The run config of ``experiment=<experiment>`` with ``overrides``, composed like ``entropic-train``."""
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         return compose(config_name="train", overrides=[f"experiment={experiment}", *LOOP_OVERRIDES, *overrides])
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from bandits import SoftmaxBanditBackend
 from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
+from entropic.sims import SoftmaxBanditBackend
 
 GRPO = AdvantageConfig(adv_estimator="grpo")
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from bandits import BanditConfig, SoftmaxBanditBackend
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 BAD_VALUES = [
     ("num_prompts", 0, ">= 1"),
@@ -91,7 +91,7 @@ def test_backend_config_file_builds_the_backend_with_per_run_learning_rates() ->
     hydra = pytest.importorskip("hydra")
     from hydra.utils import instantiate
 
-    with hydra.initialize_config_module(config_module="configs", version_base="1.3"):
+    with hydra.initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = hydra.compose(config_name="backend/bandit",
                             overrides=["backend.num_arms=16", "backend.num_correct=4", "backend.lr=[1.0,2.0,4.0]"])
     backend = instantiate(cfg.backend, num_runs=3, seeds=[7, 8, 9])

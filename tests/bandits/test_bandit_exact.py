@@ -6,9 +6,9 @@ import pytest
 import torch
 from bandit_steps import loss_and_rollout
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.metrics import pg_logit_step, predicted_entropy_change, predicted_entropy_change_pg
 from entropic.objectives import Objective, ObjectiveConfig
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 TASK = dict(num_prompts=4, num_arms=8, num_correct=2, init_entropy=1.7, init_accuracy=0.25, dtype="float64",
             reward_correct=0.9, reward_wrong=0.1)

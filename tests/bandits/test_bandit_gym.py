@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from bandits import ENV_ID, BanditConfig, BanditTask, SoftmaxBanditEnv, make_vector_env
+from entropic.sims import ENV_ID, BanditConfig, BanditTask, SoftmaxBanditEnv, make_vector_env
 
 SMALL = dict(num_prompts=5, num_arms=6, num_correct=2, init_entropy=1.2)
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from bandit_steps import train
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 CASES = {
     "sgd": dict(),

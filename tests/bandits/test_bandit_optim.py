@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bandits.optim import SGD, Adam, clip_per_run, per_run_norm
+from entropic.sims.optim import SGD, Adam, clip_per_run, per_run_norm
 
 
 def _grads(step: int, shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:

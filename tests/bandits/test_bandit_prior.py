@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from bandits import BanditConfig, BanditTask, SoftmaxBanditBackend
-from bandits.prior import policy_summary
+from entropic.sims import BanditConfig, BanditTask, SoftmaxBanditBackend
+from entropic.sims.prior import policy_summary
 
 TARGETS = [
     dict(),  # 2.5 nats, pass@1 0.1, K = 32, C = 8

@@ -8,9 +8,9 @@ import pytest
 import torch
 from bandit_steps import train
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig, kl_penalty
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 KL = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["kl"], kl_loss_type="low_var_kl"))
 CONTROL = Control(kl_loss_coef=0.1)

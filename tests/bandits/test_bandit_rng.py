@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bandits.rng import GAMMA, random_bits, sample_categorical, stream_keys, uniform
+from entropic.sims.rng import GAMMA, random_bits, sample_categorical, stream_keys, uniform
 
 MASK = (1 << 64) - 1
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.protocol import Backend
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 SMALL = dict(num_prompts=3, num_arms=8, num_correct=2, init_entropy=1.6, init_accuracy=0.3)
 

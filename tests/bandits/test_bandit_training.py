@@ -9,9 +9,9 @@ import pytest
 import torch
 from bandit_steps import loss_and_rollout, train
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.metrics import pass_at_k_from_probability
 from entropic.objectives import Objective, ObjectiveConfig
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 SMALL = dict(num_prompts=6, num_arms=8, num_correct=2, init_entropy=1.6, init_accuracy=0.2)
 

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from bandits import BanditConfig, SoftmaxBanditBackend
 from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.control import Control
 from entropic.laws.predictor import predicted_entropy_change, token_entropy_contributions, token_kernels
@@ -15,6 +14,7 @@ from entropic.laws.quadrants import QUADRANTS, quadrant_entropy_change
 from entropic.laws.sensors import state_ids
 from entropic.metrics import entropy_from_logits, predicted_entropy_change_npg, predicted_entropy_change_pg
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
+from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 
 def two_arm_rows(p: float, advantages: tuple[float, float]) -> dict:

@@ -17,7 +17,7 @@ def make_config() -> Callable[..., DictConfig]:
     """``make_config(*overrides)``: the composed ``train`` config with small, fast defaults."""
 
     def make(*overrides: str) -> DictConfig:
-        with initialize_config_module(config_module="configs", version_base="1.3"):
+        with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
             return compose(config_name="train", overrides=[*FAST, *overrides])
 
     return make

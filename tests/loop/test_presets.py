@@ -49,5 +49,5 @@ def test_experiment_config_composes_and_validates(experiment: str, make_config, 
     run = validate(cfg)
     Objective(run.objective)
     assert run.num_runs >= 5  # every claim is measured over at least 5 seeds
-    if cfg.backend._target_ == "bandits.make_backend":  # the toy LM pretrains its warm start: built elsewhere
+    if cfg.backend._target_ == "entropic.sims.make_backend":  # the toy LM pretrains its warm start: built elsewhere
         build_trainer(cfg, tmp_path)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from toy_lm_steps import TINY
 
-from bandits.toy_lm import ToyLMConfig
+from entropic.sims.toy_lm import ToyLMConfig
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,16 @@ import pytest
 import torch
 from toy_lm_steps import GRPO, QUICK_PRETRAIN, train
 
-from bandits.rng import uniform
-from bandits.toy_lm import ToyLMBackend
-from bandits.toy_lm.backend import STREAM_SAMPLE
-from bandits.toy_lm.model import generate, response_logits
-from bandits.toy_lm.tasks import EOS, PAD, response_text, shaped_reward
 from entropic.advantages import compute_advantages
 from entropic.control import Control
 from entropic.metrics import entropy_from_logits
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 from entropic.protocol import Backend
+from entropic.sims.rng import uniform
+from entropic.sims.toy_lm import ToyLMBackend
+from entropic.sims.toy_lm.backend import STREAM_SAMPLE
+from entropic.sims.toy_lm.model import generate, response_logits
+from entropic.sims.toy_lm.tasks import EOS, PAD, response_text, shaped_reward
 
 
 def test_rollout_layout_mask_and_rewards(tiny) -> None:

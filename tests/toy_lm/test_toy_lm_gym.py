@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from bandits.toy_lm import ENV_ID, ToyLMConfig, ToyLMEnv, make_vector_env
-from bandits.toy_lm.tasks import EOS, PAD, encode
+from entropic.sims.toy_lm import ENV_ID, ToyLMConfig, ToyLMEnv, make_vector_env
+from entropic.sims.toy_lm.tasks import EOS, PAD, encode
 
 SMALL = dict(num_digits=1, num_train_problems=64)
 
@@ -71,4 +71,4 @@ def test_vector_env_and_module_prefixed_make() -> None:
     observations, rewards, terminated, truncated, _ = envs.step(np.full(3, EOS))
     assert terminated.all() and (rewards == 0.0).all()  # an empty response is malformed
     envs.close()
-    assert isinstance(gym.make("bandits.toy_lm:" + ENV_ID, **SMALL).unwrapped, ToyLMEnv)
+    assert isinstance(gym.make("entropic.sims.toy_lm:" + ENV_ID, **SMALL).unwrapped, ToyLMEnv)

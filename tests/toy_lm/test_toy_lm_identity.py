@@ -6,9 +6,9 @@ import pytest
 import torch
 from toy_lm_steps import train
 
-from bandits.toy_lm import ToyLMBackend, ToyLMConfig
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig
+from entropic.sims.toy_lm import ToyLMBackend, ToyLMConfig
 
 CASES = {
     "adam-clip": dict(),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from bandits.rng import uniform
-from bandits.toy_lm.model import GPTConfig, forward, generate, init_params, response_logits, stack_runs
-from bandits.toy_lm.tasks import EOS, PAD
+from entropic.sims.rng import uniform
+from entropic.sims.toy_lm.model import GPTConfig, forward, generate, init_params, response_logits, stack_runs
+from entropic.sims.toy_lm.tasks import EOS, PAD
 
 CONFIG = GPTConfig(vocab_size=24, block_size=16, n_layer=2, n_head=2, n_embd=16)
 

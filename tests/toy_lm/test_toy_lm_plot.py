@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bandits.toy_lm.plot import load_metrics, main
+from entropic.sims.toy_lm.plot import load_metrics, main
 
 
 def test_plot_reads_per_run_series_and_writes_a_png(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import bandits.toy_lm.pretrain as pretrain_module
-from bandits.toy_lm import ToyLMConfig, cache_key, load_or_pretrain
-from bandits.toy_lm.pretrain import CALIBRATION_PROBLEMS, calibrate
-from bandits.toy_lm.tasks import Dataset
+import entropic.sims.toy_lm.pretrain as pretrain_module
+from entropic.sims.toy_lm import ToyLMConfig, cache_key, load_or_pretrain
+from entropic.sims.toy_lm.pretrain import CALIBRATION_PROBLEMS, calibrate
+from entropic.sims.toy_lm.tasks import Dataset
 
 
 def test_warm_start_meets_its_targets_and_recalibrates_to_alpha_one(tiny) -> None:

@@ -8,10 +8,10 @@ import pytest
 import torch
 from toy_lm_steps import train
 
-from bandits.toy_lm import ToyLMBackend
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig, kl_penalty
 from entropic.protocol import SupportsOptimizerReset, SupportsReferenceReset
+from entropic.sims.toy_lm import ToyLMBackend
 
 KL = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["kl"], kl_loss_type="low_var_kl"))
 CONTROL = Control(kl_loss_coef=0.1)

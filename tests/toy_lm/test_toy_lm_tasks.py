@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from bandits.toy_lm.tasks import (
+from entropic.sims.toy_lm.tasks import (
     BOS,
     EOS,
     PAD,

@@ -12,8 +12,8 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 from toy_lm_steps import train
 
-from bandits.toy_lm import ToyLMBackend
 from entropic.experiment import build_trainer
+from entropic.sims.toy_lm import ToyLMBackend
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 OBJECTIVES = sorted(p.stem for p in (CONFIGS / "objective").glob("*.yaml"))
@@ -39,7 +39,7 @@ def _config(tiny, cache: Path, *overrides: str) -> DictConfig:
     backend = [f"backend.{name}={json.dumps(getattr(config, name))}" for name in (
         "num_digits", "n_layer", "n_head", "n_embd", "init_accuracy", "init_entropy", "pretrain_steps",
         "num_train_problems", "num_eval_problems", "eval_samples", "eval_k", "num_prompts", "group_size", "lr")]
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         return compose(config_name="train", overrides=[
             "backend=toy_lm", *backend, f"backend.cache_dir={cache}", "num_runs=2", "trainer.tensorboard=false",
             "trainer.checkpoint_every=0", "trainer.eval_every=0", *overrides])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from bandits.toy_lm import ToyLMBackend
 from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
+from entropic.sims.toy_lm import ToyLMBackend
 
 GRPO = AdvantageConfig(adv_estimator="grpo")
 TINY = dict(num_digits=1, n_layer=2, n_head=2, n_embd=32, init_accuracy=0.3, init_entropy=1.2, pretrain_steps=600,

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 from entropic.experiment import build_trainer
-from tuning.design_cli import main, run_design
+from entropic.tuning.design.cli import main, run_design
 
 TINY = ["backend.num_prompts=8", "backend.group_size=4", "design.horizon=60",
         "design.operating_point.grid=[0.01,10.0]", "design.operating_point.points=4",
@@ -27,7 +27,7 @@ TINY = ["backend.num_prompts=8", "backend.group_size=4", "design.horizon=60",
 
 
 def _config(*overrides: str) -> DictConfig:
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         return compose(config_name="design/default", overrides=[*TINY, *overrides])
 
 
@@ -46,7 +46,7 @@ def test_design_writes_model_config_plots_and_report(tmp_path: Path) -> None:
     assert "<table>" in (tmp_path / "design.html").read_text()
 
     # The controller config is a configs/controller/ file: entropic-train takes it from --config-dir.
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"hydra.searchpath=[file://{tmp_path}]", "controller=designed",
                                                       "objective=entropy_bonus", "backend.num_prompts=8",
                                                       "trainer.steps=3", "trainer.tensorboard=false"])

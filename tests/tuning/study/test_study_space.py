@@ -7,9 +7,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tuning.batch import Method
-from tuning.cli import tune
-from tuning.space import LAW_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
+from entropic.tuning.study.batch import Method
+from entropic.tuning.study.cli import tune
+from entropic.tuning.study.space import BRANCH_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,11 +66,11 @@ def test_conditional_space_samples_only_the_chosen_laws_params() -> None:
     for _ in range(20):
         trial = study.ask()
         method = space.sample(trial)
-        law = trial.params[LAW_PARAM]
+        law = trial.params[BRANCH_PARAM]
         chosen.add(law)
         own = {"pi": {"pi:controller.law.kp", "pi:controller.law.setpoint"},
                "skywork": {"skywork:controller.law.delta"}}[law]
-        assert set(trial.params) == {LAW_PARAM, "control.clip_ratio_high"} | own
+        assert set(trial.params) == {BRANCH_PARAM, "control.clip_ratio_high"} | own
         assert method.controller["law"]["name"] == {"pi": "pi", "skywork": "skywork_adaptive"}[law]
         assert method.control["clip_ratio_high"] == trial.params["control.clip_ratio_high"]
         assert space.method_of(trial.params) == method

@@ -2,8 +2,8 @@
 
 The study's creator enqueues the published defaults (and analytic designs) as the first trials;
 they carry their whole method in the ``baseline`` and ``method`` attributes. Its storage is
-:mod:`tuning.study_storage`, its configuration :mod:`tuning.study_config`, a worker's loop
-:mod:`tuning.study_runner` and the retry of trials left by dead workers :mod:`tuning.study_recovery`.
+:mod:`entropic.tuning.study.storage`, its configuration :mod:`entropic.tuning.study.config`, a worker's loop
+:mod:`entropic.tuning.study.runner` and the retry of trials left by dead workers :mod:`entropic.tuning.study.recovery`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import optuna
 from optuna.exceptions import DuplicatedStudyError
 from optuna.trial import FrozenTrial, TrialState
 
-from tuning.batch import Method
-from tuning.objectives import TrialObjective
-from tuning.study_config import TuneConfig
+from entropic.tuning.study.batch import Method
+from entropic.tuning.study.config import TuneConfig
+from entropic.tuning.study.targets import Target
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def make_pruner(name: str, report_every: int, steps: int) -> optuna.pruners.Base
     return optuna.pruners.NopPruner()
 
 
-def open_study(tune: TuneConfig, storage: optuna.storages.BaseStorage, objectives: Sequence[TrialObjective],
+def open_study(tune: TuneConfig, storage: optuna.storages.BaseStorage, targets: Sequence[Target],
                steps: int) -> tuple[optuna.Study, bool]:
     """Create the study, or load it when another worker (or an earlier run) created it.
 
@@ -58,8 +58,8 @@ def open_study(tune: TuneConfig, storage: optuna.storages.BaseStorage, objective
     created : bool
         Whether this call created it (only the creator enqueues the warm start).
     """
-    directions = [o.direction for o in objectives]
-    multi = len(objectives) > 1
+    directions = [target.direction for target in targets]
+    multi = len(targets) > 1
     pruner = make_pruner("none" if multi else tune.pruner, tune.report_every, steps)
     if multi and tune.pruner != "none":
         log.warning("tune.pruner=%s ignored: Optuna prunes single-objective studies only", tune.pruner)
@@ -68,7 +68,7 @@ def open_study(tune: TuneConfig, storage: optuna.storages.BaseStorage, objective
                                     sampler=make_sampler(tune.sampler, tune.sampler_seed, multi), pruner=pruner)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([o.name for o in objectives])
+            study.set_metric_names([target.name for target in targets])
         return study, True
     except DuplicatedStudyError:
         pass
@@ -76,9 +76,9 @@ def open_study(tune: TuneConfig, storage: optuna.storages.BaseStorage, objective
                               sampler=make_sampler(tune.sampler, tune.sampler_seed, multi))
     existing = [d.name.lower() for d in study.directions]
     names = study.metric_names or []
-    if existing != directions or (names and names != [o.name for o in objectives]):
-        raise ValueError(f"study {tune.study_name!r} already exists with objectives {names} ({existing}); this run "
-                         f"asks for {[o.name for o in objectives]} ({directions}): pick another tune.study_name")
+    if existing != directions or (names and names != [target.name for target in targets]):
+        raise ValueError(f"study {tune.study_name!r} already exists with targets {names} ({existing}); this run "
+                         f"asks for {[target.name for target in targets]} ({directions}): pick another tune.study_name")
     seed = None if tune.sampler_seed is None else tune.sampler_seed + len(study.get_trials(deepcopy=False))
     study.sampler = make_sampler(tune.sampler, seed, multi)
     return study, False

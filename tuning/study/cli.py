@@ -32,16 +32,16 @@ from optuna.trial import TrialState
 
 from entropic.allocator import retain_freed_memory
 from entropic.loop import TrainerConfig
-from tuning.batch import Method, Simulator
-from tuning.export import export_method
-from tuning.objectives import check_objectives, get_objectives, score_methods
-from tuning.report import write_report
-from tuning.space import SearchSpace, load_preset, method_from_config, method_from_presets
-from tuning.study import best_trials, enqueue_warm_start, open_study
-from tuning.study_config import TuneConfig
-from tuning.study_recovery import worker_id
-from tuning.study_runner import StudyRunner
-from tuning.study_storage import make_storage, storage_url
+from entropic.tuning.study.batch import Method, Simulator
+from entropic.tuning.study.config import TuneConfig
+from entropic.tuning.study.export import export_method
+from entropic.tuning.study.optuna_study import best_trials, enqueue_warm_start, open_study
+from entropic.tuning.study.recovery import worker_id
+from entropic.tuning.study.report import write_report
+from entropic.tuning.study.runner import StudyRunner
+from entropic.tuning.study.space import SearchSpace, load_preset, method_from_config, method_from_presets
+from entropic.tuning.study.storage import make_storage, storage_url
+from entropic.tuning.study.targets import check_targets, get_targets, score_methods
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def warm_start_methods(tune: TuneConfig, base: Method, space: SearchSpace | None
     """The search's starting point, the analytic designs and the published defaults (validated methods)."""
     methods: dict[str, Method] = {}
     if tune.warm_start.preset and space is not None:
-        methods["preset"] = copy.deepcopy(space.laws[0].base if space.laws else space.base)
+        methods["preset"] = copy.deepcopy(space.branches[0].base if space.branches else space.base)
     for path in tune.warm_start.design:
         for file in _design_files(Path(path)):
             methods[f"design:{file.stem}"] = method_from_presets(base, controller=str(file))
@@ -138,9 +138,9 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     trainer = TrainerConfig(**{k: v for k, v in (run.get("trainer") or {}).items()
                                if k in ("steps", "ppo_epochs", "ppo_mini_batch_size")})
     base = method_from_config(run)
-    objectives = get_objectives(tune_cfg.objectives)
+    targets = get_targets(tune_cfg.targets)
     settings = tune_cfg.settings()
-    check_objectives(objectives, settings, (run.get("backend") or {}).get("eval_k"))
+    check_targets(targets, settings, (run.get("backend") or {}).get("eval_k"))
     space = SearchSpace(tune_cfg.space, base)
     warm = warm_start_methods(tune_cfg, base, space)
     seed = int(run.get("seed", 0))
@@ -149,7 +149,7 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     instantiate(run["backend"], num_runs=1, seeds=seeds[:1])  # a bad backend config fails before any trial
 
     url = storage_url(tune_cfg.storage, output_dir)
-    study, created = open_study(tune_cfg, make_storage(url), objectives, trainer.steps)
+    study, created = open_study(tune_cfg, make_storage(url), targets, trainer.steps)
     if created:
         study.set_user_attr("seeds", seeds)
         enqueued = enqueue_warm_start(study, warm)
@@ -157,7 +157,7 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     else:
         log.info("joined study %r in %s (%d trials so far)", tune_cfg.study_name, url, len(study.trials))
     started, cpu_started = time.perf_counter(), time.process_time()
-    runner = StudyRunner(study, space, simulator, objectives, tune_cfg, seeds, worker=worker_id())
+    runner = StudyRunner(study, space, simulator, targets, tune_cfg, seeds, worker=worker_id())
     told = runner.run()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
@@ -166,14 +166,14 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
         "study_name": tune_cfg.study_name, "storage": url, "worker": runner.worker, "told": told,
         "seconds": elapsed, "cpu_seconds": cpu,
         "counts": {s.name: sum(t.state == s for t in trials) for s in TrialState},
-        "objectives": [o.name for o in objectives], "seeds": seeds,
+        "targets": [target.name for target in targets], "seeds": seeds,
     }
     best = best_trials(study)
     summary["best"] = [{"number": t.number, "values": t.values, "params": t.params,
                         "baseline": t.user_attrs.get("baseline")} for t in best]
     if best and tune_cfg.export:
         top = best[0]
-        line = ", ".join(f"{o.name}={v:.4g}" for o, v in zip(objectives, top.values, strict=True))
+        line = ", ".join(f"{target.name}={v:.4g}" for target, v in zip(targets, top.values, strict=True))
         summary["export"] = export_method(Method.from_dict(top.user_attrs["method"]), output_dir / "best",
                                           f"tuned_{tune_cfg.study_name}", run, tune_cfg.study_name, top.number,
                                           f"{line} on seeds {seeds}")
@@ -182,18 +182,18 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
         if tune_cfg.heldout_seeds:
             heldout_seeds = [seed + tune_cfg.heldout_offset + s for s in range(tune_cfg.heldout_seeds)]
             methods = {"best": Method.from_dict(best[0].user_attrs["method"]), **warm}
-            heldout = score_methods(simulator, methods, heldout_seeds, objectives, settings)
+            heldout = score_methods(simulator, methods, heldout_seeds, targets, settings)
             summary["heldout"] = {"seeds": heldout_seeds, "values": {
-                name: {o.name: score.mean(o.name) for o in objectives} for name, score in heldout.items()},
+                name: {target.name: score.mean(target.name) for target in targets} for name, score in heldout.items()},
                 "errors": {name: score.error for name, score in heldout.items() if score.error}}
-        summary["report"] = str(write_report(study, objectives, heldout, summary, output_dir, settings.target_entropy))
+        summary["report"] = str(write_report(study, targets, heldout, summary, output_dir, settings.target_entropy))
     (output_dir / "tune_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="pkg://configs", config_name="tune/default")
+@hydra.main(version_base="1.3", config_path="pkg://entropic.configs", config_name="tune/default")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns the best value of the first objective (for Hydra sweepers)."""
+    """Hydra entry point; returns the best value of the first target (for Hydra sweepers)."""
     retain_freed_memory()
     try:
         summary = tune(cfg, HydraConfig.get().runtime.output_dir)

@@ -1,4 +1,4 @@
-"""Shared fixtures of the tuning tests."""
+"""Shared fixtures of the study tests (tiny study configs, one torch thread, a PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 from tune_helpers import compose_tune
 
-POSTGRES_SH = Path(__file__).resolve().parents[1] / "postgres.sh"
+POSTGRES_SH = Path(__file__).resolve().parents[2] / "postgres.sh"
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Search spaces: which knobs a study tunes, their ranges, and how a trial samples them.
 
-A space (``tune.space``) has shared ``params``, sampled in every trial, and ``laws``: conditional
-branches, one chosen per trial (a categorical ``law`` parameter when there are several), each
-with its own controller preset and the params of that law only. Params are a tree whose paths
+A space (``tune.space``) has shared ``params``, sampled in every trial, and conditional branches
+(:class:`Branch`, the config key ``laws``: most branches stand for one control law), one chosen
+per trial (a categorical ``law`` parameter when there are several), each with its own controller
+preset and the params of that branch only. Params are a tree whose paths
 are the ``entropic-train`` config paths of the knobs::
 
     params:
@@ -14,7 +15,7 @@ are the ``entropic-train`` config paths of the knobs::
       pi:
         controller: pi_entropy_coeff    # configs/controller/ preset, a YAML path, or null (the study's)
         objective: null                 # configs/objective/ preset, or null (the study's)
-        fixed:                          # values set in every trial of this law
+        fixed:                          # values set in every trial of this branch
           controller: {law: {setpoint: 1.0}}
         params:
           controller:
@@ -43,14 +44,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from entropic.control import control_fields
 from entropic.controllers import LAWS, ActuatorConfig, ControllerConfig, SensorConfig
-from tuning.batch import Method
+from entropic.tuning.study.batch import Method
 
 ROOTS = ("control", "controller", "backend")
 """What a param path may start with."""
 
 LEAF_KEYS = frozenset({"low", "high", "log", "step", "int", "choices"})
-LAW_PARAM = "law"
-"""Name of the categorical parameter choosing between several laws."""
+BRANCH_PARAM = "law"
+"""Name of the categorical parameter choosing between several branches (the config key ``laws`` names them)."""
 
 
 class SearchSpaceError(ValueError):
@@ -66,7 +67,7 @@ class Param:
     path : str
         Config path of the knob (``control.clip_ratio_high``, ``controller.law.kp``, ``backend.lr``).
     name : str
-        Optuna parameter name: the path, prefixed ``<law>:`` for a law's param when there are several laws.
+        Optuna parameter name: the path, prefixed ``<branch>:`` for a branch's param when there are several.
     low, high : float, optional
         Range (inclusive); ``None`` for a categorical param.
     log : bool
@@ -104,8 +105,8 @@ class Param:
 
 
 @dataclasses.dataclass(frozen=True)
-class Law:
-    """A conditional branch: its base method and its params."""
+class Branch:
+    """A conditional branch of a search space (an entry of ``tune.space.laws``): its base method and params."""
 
     name: str
     base: Method
@@ -124,10 +125,10 @@ def load_preset(group: str, name: str) -> dict[str, Any]:
             raise SearchSpaceError(f"{group} YAML {name!r} does not exist")
         data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     else:
-        resource = importlib.resources.files("configs").joinpath(group, f"{name}.yaml")
+        folder = importlib.resources.files("entropic.configs").joinpath(group)
+        resource = folder.joinpath(f"{name}.yaml")
         if not resource.is_file():
-            available = sorted(p.name[:-5] for p in importlib.resources.files("configs").joinpath(group).iterdir()
-                               if p.name.endswith(".yaml"))
+            available = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
             raise SearchSpaceError(f"unknown {group} preset {name!r}; available: {available}")
         data = OmegaConf.to_container(OmegaConf.create(resource.read_text()), resolve=True)
     if not isinstance(data, dict):
@@ -202,16 +203,16 @@ class SearchSpace:
         if unknown:
             raise SearchSpaceError(f"tune.space has unknown key(s) {unknown}; allowed: ['params', 'laws']")
         self.base = base
-        laws_config = {name: law for name, law in (config.get("laws") or {}).items() if law is not None}
-        prefix = len(laws_config) > 1
+        branches = {name: branch for name, branch in (config.get("laws") or {}).items() if branch is not None}
+        prefix = len(branches) > 1
         self.params = tuple(_parse_tree(config.get("params") or {}, "", None))
-        self.laws: tuple[Law, ...] = tuple(
-            self._law(name, dict(law or {}), prefix) for name, law in laws_config.items())
-        for law in self.laws or (Law("", base, ()),):
-            for param in self.params + law.params:
-                _check_param(param, law.base, law.name)
+        self.branches: tuple[Branch, ...] = tuple(
+            self._branch(name, dict(branch or {}), prefix) for name, branch in branches.items())
+        for branch in self.branches or (Branch("", base, ()),):
+            for param in self.params + branch.params:
+                _check_param(param, branch.base, branch.name)
 
-    def _law(self, name: str, config: dict[str, Any], prefix: bool) -> Law:
+    def _branch(self, name: str, config: dict[str, Any], prefix: bool) -> Branch:
         unknown = sorted(set(config) - {"controller", "objective", "fixed", "params"})
         if unknown:
             raise SearchSpaceError(f"tune.space.laws.{name} has unknown key(s) {unknown}; "
@@ -229,35 +230,35 @@ class SearchSpace:
         if base.controller is None and any(p.path.startswith("controller.") for p in params):
             raise SearchSpaceError(f"tune.space.laws.{name} tunes controller params but has no controller: set "
                                    f"tune.space.laws.{name}.controller or the study's controller")
-        return Law(name, base, params)
+        return Branch(name, base, params)
 
     @property
     def all_params(self) -> tuple[Param, ...]:
-        """Every param of the space (shared, then each law's)."""
-        return self.params + tuple(p for law in self.laws for p in law.params)
+        """Every param of the space (shared, then each branch's)."""
+        return self.params + tuple(p for branch in self.branches for p in branch.params)
 
     def sample(self, trial: optuna.Trial) -> Method:
-        """Sample a trial's method: the law (when several), the shared params, then that law's params."""
-        law = None
-        if len(self.laws) > 1:
-            chosen = trial.suggest_categorical(LAW_PARAM, [law.name for law in self.laws])
-            law = next(law for law in self.laws if law.name == chosen)
-        elif self.laws:
-            law = self.laws[0]
-        method = copy.deepcopy(law.base if law is not None else self.base)
-        for param in self.params + (law.params if law is not None else ()):
+        """Sample a trial's method: the branch (when several), the shared params, then that branch's params."""
+        branch = None
+        if len(self.branches) > 1:
+            chosen = trial.suggest_categorical(BRANCH_PARAM, [branch.name for branch in self.branches])
+            branch = next(branch for branch in self.branches if branch.name == chosen)
+        elif self.branches:
+            branch = self.branches[0]
+        method = copy.deepcopy(branch.base if branch is not None else self.base)
+        for param in self.params + (branch.params if branch is not None else ()):
             set_path(method, param.path, param.suggest(trial))
         return method
 
     def method_of(self, params: Mapping[str, Any]) -> Method:
         """The method of a finished trial's ``params`` (the inverse of :meth:`sample`)."""
-        law = None
-        if len(self.laws) > 1:
-            law = next(law for law in self.laws if law.name == params[LAW_PARAM])
-        elif self.laws:
-            law = self.laws[0]
-        method = copy.deepcopy(law.base if law is not None else self.base)
-        for param in self.params + (law.params if law is not None else ()):
+        branch = None
+        if len(self.branches) > 1:
+            branch = next(branch for branch in self.branches if branch.name == params[BRANCH_PARAM])
+        elif self.branches:
+            branch = self.branches[0]
+        method = copy.deepcopy(branch.base if branch is not None else self.base)
+        for param in self.params + (branch.params if branch is not None else ()):
             if param.name in params:
                 set_path(method, param.path, params[param.name])
         return method
@@ -272,7 +273,7 @@ def _flatten(tree: Mapping[str, Any], path: str) -> dict[str, Any]:
     return flat
 
 
-def _parse_tree(tree: Any, path: str, law: str | None) -> list[Param]:
+def _parse_tree(tree: Any, path: str, branch: str | None) -> list[Param]:
     """Flatten a params tree into :class:`Param` leaves."""
     if not isinstance(tree, Mapping):
         raise SearchSpaceError(f"tune.space param {path or '<root>'} must be a mapping of knobs or a range "
@@ -284,15 +285,15 @@ def _parse_tree(tree: Any, path: str, law: str | None) -> list[Param]:
             raise SearchSpaceError(f"unknown knob {child!r} in tune.space: a param path starts with one of "
                                    f"{list(ROOTS)} (e.g. control.clip_ratio_high, controller.law.kp, backend.lr)")
         if isinstance(value, Mapping) and value and set(value) <= LEAF_KEYS:
-            params.append(_leaf(child, dict(value), law))
+            params.append(_leaf(child, dict(value), branch))
         else:
-            params.extend(_parse_tree(value, child, law))
+            params.extend(_parse_tree(value, child, branch))
     return params
 
 
-def _leaf(path: str, spec: dict[str, Any], law: str | None) -> Param:
-    name = f"{law}:{path}" if law else path
-    where = f"tune.space param {path!r}" + (f" (law {law!r})" if law else "")
+def _leaf(path: str, spec: dict[str, Any], branch: str | None) -> Param:
+    name = f"{branch}:{path}" if branch else path
+    where = f"tune.space param {path!r}" + (f" (tune.space.laws.{branch})" if branch else "")
     if path.count(".") < 1 or path.startswith("controller.") and path.count(".") < 2:
         raise SearchSpaceError(f"unknown knob {path!r} in tune.space: name a field, e.g. control.clip_ratio_high, "
                                f"controller.law.kp")
@@ -321,9 +322,9 @@ def _leaf(path: str, spec: dict[str, Any], law: str | None) -> Param:
     return Param(path, name, float(low), float(high), log, None if step is None else float(step), integer)
 
 
-def _check_param(param: Param, base: Method, law: str) -> None:
+def _check_param(param: Param, base: Method, branch: str) -> None:
     """Refuse an unknown knob or a bound the config dataclasses refuse (each corner alone, others at base)."""
-    where = f"tune.space param {param.path!r}" + (f" (law {law!r})" if law else "")
+    where = f"tune.space param {param.path!r}" + (f" (tune.space.laws.{branch})" if branch else "")
     root, *rest = param.path.split(".")
     if root == "control" and (len(rest) != 1 or rest[0] not in control_fields()):
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space; Control fields: {control_fields()}")
@@ -332,7 +333,7 @@ def _check_param(param: Param, base: Method, law: str) -> None:
                                f"backend.lr (the others are shared by all runs of a simulation)")
     if root == "controller":
         if base.controller is None:
-            raise SearchSpaceError(f"{where}: the study has no controller (set the controller group or a law's "
+            raise SearchSpaceError(f"{where}: the study has no controller (set the controller group or a branch's "
                                    f"controller)")
         _check_controller_path(param, base.controller, where)
     for value in param.corners():

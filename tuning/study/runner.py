@@ -1,6 +1,6 @@
 """The batched ask / simulate / tell loop of one worker.
 
-``batch_size`` trials are asked at once and simulated as one vectorised run (:mod:`tuning.batch`);
+``batch_size`` trials are asked at once and simulated as one vectorised run (:mod:`entropic.tuning.study.batch`);
 intermediate values go to Optuna every ``report_every`` steps and the pruner is asked per trial.
 Failures (invalid configs, divergence, NaN) are told as ``FAIL`` with ``fail_reason``.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import TrialState
 
-from tuning.batch import Method, Simulator, Trace
-from tuning.objectives import TrialObjective
-from tuning.space import SearchSpace
-from tuning.study_config import TuneConfig
-from tuning.study_recovery import counted_trials, fail_stale_trials, worker_id
+from entropic.tuning.study.batch import Method, Simulator, Trace
+from entropic.tuning.study.config import TuneConfig
+from entropic.tuning.study.recovery import counted_trials, fail_stale_trials, worker_id
+from entropic.tuning.study.space import SearchSpace
+from entropic.tuning.study.targets import Target
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class StudyRunner:
     study : optuna.Study
     space : SearchSpace
     simulator : Simulator
-    objectives : list of TrialObjective
+    targets : list of Target
     tune : TuneConfig
     seeds : list[int]
         The S tuning seeds of every trial.
@@ -44,7 +44,7 @@ class StudyRunner:
     study: optuna.Study
     space: SearchSpace
     simulator: Simulator
-    objectives: list[TrialObjective]
+    targets: list[Target]
     tune: TuneConfig
     seeds: list[int]
     worker: str = field(default_factory=worker_id)
@@ -87,11 +87,11 @@ class StudyRunner:
             trials.append(trial)
             methods.append(method)
         pruned: set[int] = set()
-        single = len(self.objectives) == 1
+        single = len(self.targets) == 1
 
         def on_report(index: int, steps: int, trace: Trace) -> bool:
             self.heartbeat()
-            value = self.objectives[0].value(trace, self.tune.settings())
+            value = self.targets[0].value(trace, self.tune.settings())
             trial = trials[index]
             if not math.isfinite(value):
                 return False
@@ -102,7 +102,7 @@ class StudyRunner:
             self.study.tell(trial, state=TrialState.PRUNED)
             self.told.append(trial.number)
             pruned.add(index)
-            log.info("trial %d pruned at step %d (%s = %.4g)", trial.number, steps, self.objectives[0].name, value)
+            log.info("trial %d pruned at step %d (%s = %.4g)", trial.number, steps, self.targets[0].name, value)
             return True
 
         started = time.perf_counter()
@@ -119,18 +119,19 @@ class StudyRunner:
     def _tell(self, trial: optuna.Trial, error: str | None, trace: Trace | None) -> None:
         if error is None:
             settings = self.tune.settings()
-            values = [o.value(trace, settings) for o in self.objectives]
-            trial.set_user_attr("values_per_seed", {o.name: o.per_seed(trace, settings) for o in self.objectives})
-            bad = [o.name for o, v in zip(self.objectives, values, strict=True) if not math.isfinite(v)]
+            values = [target.value(trace, settings) for target in self.targets]
+            trial.set_user_attr("values_per_seed",
+                                {target.name: target.per_seed(trace, settings) for target in self.targets})
+            bad = [target.name for target, v in zip(self.targets, values, strict=True) if not math.isfinite(v)]
             if bad:
-                error = f"objective {bad} is not finite (NaN or inf in some seed's run)"
+                error = f"target {bad} is not finite (NaN or inf in some seed's run)"
         if error is not None:
             fail(self.study, trial, error)
         else:
             self.study.tell(trial, values)
             label = trial.user_attrs.get("baseline") or "sampled"
             log.info("trial %d (%s): %s", trial.number, label,
-                     ", ".join(f"{o.name}={v:.4g}" for o, v in zip(self.objectives, values, strict=True)))
+                     ", ".join(f"{target.name}={v:.4g}" for target, v in zip(self.targets, values, strict=True)))
         self.told.append(trial.number)
 
 

@@ -14,11 +14,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tuning.design_validate import StepTest, Tracking  # noqa: E402
-from tuning.figures import save_figure  # noqa: E402
-from tuning.loop_model import LoopAnalysis  # noqa: E402
-from tuning.sysid import Identification  # noqa: E402
-from tuning.sysid_experiment import ExcitationData, OperatingPoint  # noqa: E402
+from entropic.tuning.design.loop_model import LoopAnalysis  # noqa: E402
+from entropic.tuning.design.validate import StepTest, Tracking  # noqa: E402
+from entropic.tuning.figures import save_figure  # noqa: E402
+from entropic.tuning.sysid.experiment import ExcitationData, OperatingPoint  # noqa: E402
+from entropic.tuning.sysid.models import Identification  # noqa: E402
 
 __all__ = ["bode_plot", "identification_plot", "step_plot", "validation_plot"]
 

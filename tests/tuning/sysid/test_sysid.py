@@ -6,8 +6,8 @@ import control as ct
 import numpy as np
 import pytest
 
-from tuning.sysid import DiscreteModel, fit_arx, fit_fopdt, fit_integrating, identify, nrmse
-from tuning.sysid_signals import prbs_signal, step_signal
+from entropic.tuning.sysid.models import DiscreteModel, fit_arx, fit_fopdt, fit_integrating, identify, nrmse
+from entropic.tuning.sysid.signals import prbs_signal, step_signal
 
 STEPS, RUNS, NOISE = 400, 4, 0.01  # noise: std of the white process noise added to y each step (nats)
 

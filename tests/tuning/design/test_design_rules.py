@@ -14,7 +14,7 @@ import yaml
 from entropic.control import Control
 from entropic.controllers import build_controller, controller_config_from_dict
 from entropic.protocol import Observation
-from tuning.design import (
+from entropic.tuning.design.rules import (
     PIDSettings,
     ProcessModel,
     controller_config,
@@ -26,7 +26,7 @@ from tuning.design import (
     write_controller_config,
     ziegler_nichols,
 )
-from tuning.sysid import DiscreteModel
+from entropic.tuning.sysid.models import DiscreteModel
 
 # Skogestad (2003), "Simple analytic rules for model reduction and PID controller tuning", J. Process Control
 # 13:291-309, worked half-rule example g0(s) = (-0.3s+1)(0.08s+1) / ((2s+1)(s+1)(0.4s+1)(0.2s+1)(0.05s+1)^3).

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_module
 
-from tuning.cli import tune
-from tuning.space import load_preset
+from entropic.tuning.study.cli import tune
+from entropic.tuning.study.space import load_preset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -39,7 +39,7 @@ def test_tuned_gains_beat_every_default_on_heldout_seeds(tune_cfg, tmp_path: Pat
 
 @pytest.mark.slow
 def test_tuned_gains_beat_every_default_on_the_standard_bandit(tmp_path: Path) -> None:
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="tune/default", overrides=[
             "trainer.steps=600", "tune.n_trials=44", "tune.batch_size=20", "tune.seeds=3", "tune.heldout_seeds=5",
             "tune.report_every=100", "tune.report=true", "tune.export=false"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuning.objectives import ObjectiveSettings
+from entropic.tuning.study.targets import TargetSettings
 
 PRUNERS = ("none", "median", "hyperband", "successive_halving")
 SAMPLERS = ("tpe", "random", "nsga2", "qmc")
@@ -78,11 +78,12 @@ class TuneConfig:
         Seeds of the held-out comparison of the best trial with the defaults (0 = skip).
     heldout_offset : int
         Held-out seeds are ``seed + heldout_offset + s`` (never the tuning seeds).
-    objectives : list[str]
-        One name (single-objective) or several (multi-objective, Pareto front); see
-        :mod:`tuning.objectives`.
+    targets : list[str]
+        What the study optimises: one target (a single-objective study) or several (multi-objective,
+        Pareto front); see
+        :mod:`entropic.tuning.study.targets` for the names.
     target_entropy : float, optional
-        Entropy of the ``tracking_error`` objective (nats).
+        Entropy of the ``tracking_error`` target (nats).
     tail : float
         Share of the run averaged by ``tracking_error`` and ``final_reward``, in ``(0, 1]``.
     report_every : int
@@ -99,7 +100,7 @@ class TuneConfig:
         A running trial whose worker (on another machine) sent no heartbeat for this long is failed
         and retried; a dead worker on this machine is detected at once.
     space : dict
-        The search space (:class:`tuning.space.SearchSpace`).
+        The search space (:class:`entropic.tuning.study.space.SearchSpace`).
     warm_start : WarmStartConfig
         First trials.
     report, export : bool
@@ -116,7 +117,7 @@ class TuneConfig:
     seeds: int = 5
     heldout_seeds: int = 5
     heldout_offset: int = 10_000
-    objectives: list[str] = field(default_factory=lambda: ["pass@1"])
+    targets: list[str] = field(default_factory=lambda: ["pass@1"])
     target_entropy: float | None = None
     tail: float = 0.5
     report_every: int = 200
@@ -150,6 +151,6 @@ class TuneConfig:
         if self.stale_after_s <= 0:
             raise ValueError(f"tune.stale_after_s must be > 0, got {self.stale_after_s}")
 
-    def settings(self) -> ObjectiveSettings:
-        """The objectives' constants."""
-        return ObjectiveSettings(self.target_entropy, self.tail)
+    def settings(self) -> TargetSettings:
+        """The targets' constants."""
+        return TargetSettings(self.target_entropy, self.tail)

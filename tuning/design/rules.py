@@ -16,7 +16,7 @@ Rules, in Skogestad's notation (``tau_c``: desired closed-loop time constant):
   ``tauI = tau + theta / 2``; integrating (Chien & Fruehauf 1990):
   ``Kc = (2 lambda + theta) / (k' (lambda + theta)^2)``, ``tauI = 2 lambda + theta``.
 - Ziegler-Nichols (1942), ultimate-sensitivity rules from the model's ultimate point
-  (:func:`tuning.loop_model.ultimate_point`): PI ``0.45 Ku, Pu / 1.2``; PID ``0.6 Ku, Pu / 2, Pu / 8``.
+  (:func:`entropic.tuning.design.loop_model.ultimate_point`): PI ``0.45 Ku, Pu / 1.2``; PID ``0.6 Ku, Pu / 2, Pu / 8``.
 
 Gains of entropic's law (:mod:`entropic.controllers.pid`): ``kp = Kc``, ``ki = Kc dt / tauI``,
 ``kd = Kc tauD / dt`` in the ideal (parallel ISA) form; series settings are converted first.
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tuning.loop_model import ultimate_point
-from tuning.sysid import DiscreteModel, fit_fopdt, fit_integrating, nrmse
+from entropic.tuning.design.loop_model import ultimate_point
+from entropic.tuning.sysid.models import DiscreteModel, fit_fopdt, fit_integrating, nrmse
 
 __all__ = ["PIDSettings", "ProcessModel", "controller_config", "imc", "plant_in_effort_units", "process_model",
            "simc", "tune", "write_controller_config", "ziegler_nichols"]

@@ -11,9 +11,9 @@ from tune_helpers import compose_tune
 
 from entropic.loop import TrainerConfig
 from entropic.observe import observe
-from tuning.batch import LEAN_SENSORS, Method, Simulator, lean_observe
-from tuning.cli import run_config, warm_start_methods
-from tuning.space import method_from_config
+from entropic.tuning.study.batch import LEAN_SENSORS, Method, Simulator, lean_observe
+from entropic.tuning.study.cli import run_config, warm_start_methods
+from entropic.tuning.study.space import method_from_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def _setup(tmp_path: Path, steps: int = 30, *overrides: str) -> tuple[Simulator, Method, dict[str, Method]]:
     cfg = compose_tune([f"trainer.steps={steps}", *overrides])
     run = run_config(cfg)
-    from tuning.cli import tune_config
+    from entropic.tuning.study.cli import tune_config
 
     simulator = Simulator(run["backend"], TrainerConfig(steps=steps), tmp_path / "sim")
     base = method_from_config(run)

@@ -31,7 +31,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from entropic.controllers import ACTUATORS, controller_config_from_dict
-from tuning.design import (
+from entropic.tuning.design.config import RULES, DesignConfig, DesignRunConfig
+from entropic.tuning.design.loop_model import LoopAnalysis, loop_analysis
+from entropic.tuning.design.plot import bode_plot, identification_plot, step_plot, validation_plot
+from entropic.tuning.design.report import jsonable, write_report
+from entropic.tuning.design.rules import (
     ProcessModel,
     controller_config,
     plant_in_effort_units,
@@ -39,13 +43,9 @@ from tuning.design import (
     tune,
     write_controller_config,
 )
-from tuning.design_config import RULES, DesignConfig, DesignRunConfig
-from tuning.design_plot import bode_plot, identification_plot, step_plot, validation_plot
-from tuning.design_report import jsonable, write_report
-from tuning.design_validate import step_test_response, tracking_response
-from tuning.loop_model import LoopAnalysis, loop_analysis
-from tuning.sysid import DiscreteModel, Identification, identify
-from tuning.sysid_experiment import excitation_response, operating_point
+from entropic.tuning.design.validate import step_test_response, tracking_response
+from entropic.tuning.sysid.experiment import excitation_response, operating_point
+from entropic.tuning.sysid.models import DiscreteModel, Identification, identify
 
 __all__ = ["main", "run_design"]
 
@@ -218,7 +218,7 @@ def _process_text(process: ProcessModel) -> str:
     return f"k e^(-{process.theta:g} s) / ({process.tau1:.4g} s + 1) with k = {process.gain:.4g}"
 
 
-@hydra.main(version_base="1.3", config_path="pkg://configs", config_name="design/default")
+@hydra.main(version_base="1.3", config_path="pkg://entropic.configs", config_name="design/default")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: run the design in Hydra's output directory and print that directory last."""
     output_dir = Path(HydraConfig.get().runtime.output_dir)

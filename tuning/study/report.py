@@ -1,7 +1,7 @@
 """A study's report: Markdown with PNG plots (matplotlib), written beside the study.
 
 ``report.md`` shows the best trial against the published defaults on held-out seeds, the
-optimisation history, the parameter importances, the Pareto front (several objectives), the
+optimisation history, the parameter importances, the Pareto front (several targets), the
 entropy and reward trajectories of the best trial and the defaults, the failures and how to
 open the study in optuna-dashboard.
 """
@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
-from tuning.figures import save_figure  # noqa: E402
-from tuning.objectives import MethodScore, TrialObjective  # noqa: E402
+from entropic.tuning.figures import save_figure  # noqa: E402
+from entropic.tuning.study.targets import MethodScore, Target  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +32,16 @@ def _label(trial: FrozenTrial) -> str:
     return trial.user_attrs.get("baseline") or f"trial {trial.number}"
 
 
-def plot_history(study: optuna.Study, objectives: list[TrialObjective], path: Path) -> Path:
-    """Value of every completed trial (first objective) and the best so far; defaults marked."""
-    objective = objectives[0]
+def plot_history(study: optuna.Study, targets: list[Target], path: Path) -> Path:
+    """Value of every completed trial (first target) and the best so far; defaults marked."""
+    target = targets[0]
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     fig, ax = plt.subplots(figsize=(7, 4))
     sampled = [t for t in trials if "baseline" not in t.user_attrs]
     ax.scatter([t.number for t in sampled], [t.values[0] for t in sampled], s=12, color="tab:blue",
                label="sampled trial")
     best, best_x, best_y = None, [], []
-    better = max if objective.direction == "maximize" else min
+    better = max if target.direction == "maximize" else min
     for t in sorted(trials, key=lambda t: t.number):
         best = t.values[0] if best is None else better(best, t.values[0])
         best_x.append(t.number)
@@ -50,14 +50,14 @@ def plot_history(study: optuna.Study, objectives: list[TrialObjective], path: Pa
     for i, t in enumerate(t for t in trials if "baseline" in t.user_attrs):
         ax.axhline(t.values[0], color=f"C{i + 2}", linestyle="--", linewidth=1, label=f"{_label(t)} (default)")
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"{objective.name} ({objective.direction})")
+    ax.set_ylabel(f"{target.name} ({target.direction})")
     ax.set_title("Optimisation history (tuning seeds)")
     ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 
 def param_importances(study: optuna.Study) -> dict[str, float]:
-    """PED-ANOVA importances over the sampled trials of the most common parameter set (first objective)."""
+    """PED-ANOVA importances over the sampled trials of the most common parameter set (first target)."""
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.params]
     if not trials:
         return {}
@@ -82,13 +82,13 @@ def plot_importances(importances: dict[str, float], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(importances)))
     names = list(importances)[::-1]
     ax.barh(names, [importances[n] for n in names], color="tab:blue")
-    ax.set_xlabel("importance (PED-ANOVA, first objective)")
+    ax.set_xlabel("importance (PED-ANOVA, first target)")
     ax.set_title("Parameter importances")
     return save_figure(fig, path)
 
 
-def plot_pareto(study: optuna.Study, objectives: list[TrialObjective], path: Path) -> Path:
-    """First two objectives of every completed trial; the Pareto front and the defaults highlighted."""
+def plot_pareto(study: optuna.Study, targets: list[Target], path: Path) -> Path:
+    """First two targets of every completed trial; the Pareto front and the defaults highlighted."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     front = {t.number for t in study.best_trials}
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -99,8 +99,8 @@ def plot_pareto(study: optuna.Study, objectives: list[TrialObjective], path: Pat
             label="Pareto front")
     for i, t in enumerate(t for t in trials if "baseline" in t.user_attrs):
         ax.scatter([t.values[0]], [t.values[1]], marker="*", s=120, color=f"C{i + 2}", label=_label(t))
-    ax.set_xlabel(f"{objectives[0].name} ({objectives[0].direction})")
-    ax.set_ylabel(f"{objectives[1].name} ({objectives[1].direction})")
+    ax.set_xlabel(f"{targets[0].name} ({targets[0].direction})")
+    ax.set_ylabel(f"{targets[1].name} ({targets[1].direction})")
     ax.set_title("Pareto front (tuning seeds)")
     ax.legend(fontsize=7)
     return save_figure(fig, path)
@@ -127,14 +127,14 @@ def _fmt(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
-def write_report(study: optuna.Study, objectives: list[TrialObjective], heldout: dict[str, MethodScore],
+def write_report(study: optuna.Study, targets: list[Target], heldout: dict[str, MethodScore],
                  summary: dict[str, Any], output_dir: str | Path, target_entropy: float | None = None) -> Path:
     """Write ``report.md`` and its PNGs into ``output_dir``; returns the report's path."""
     output_dir = Path(output_dir)
     trials = study.get_trials(deepcopy=False)
     counts = Counter(t.state.name for t in trials)
     lines = [f"# Study `{study.study_name}`", ""]
-    lines += ["- objectives: " + ", ".join(f"`{o.name}` ({o.direction})" for o in objectives),
+    lines += ["- targets: " + ", ".join(f"`{target.name}` ({target.direction})" for target in targets),
               f"- trials: {len(trials)} (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) + ")",
               f"- tuning seeds: {summary.get('seeds')}; each trial's value is the mean over them",
               f"- storage: `{summary.get('storage')}`",
@@ -144,8 +144,8 @@ def write_report(study: optuna.Study, objectives: list[TrialObjective], heldout:
         top = best[0]
         lines += ["## Best trial" if len(best) == 1 else f"## Pareto front ({len(best)} trials; first one exported)",
                   ""]
-        lines += ["| trial | " + " | ".join(o.name for o in objectives) + " | params |",
-                  "|---|" + "---|" * len(objectives) + "---|"]
+        lines += ["| trial | " + " | ".join(target.name for target in targets) + " | params |",
+                  "|---|" + "---|" * len(targets) + "---|"]
         for t in best:
             params = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in t.params.items())
             lines.append(f"| {_label(t)} | " + " | ".join(_fmt(v) for v in t.values) + f" | {params or '-'} |")
@@ -158,24 +158,24 @@ def write_report(study: optuna.Study, objectives: list[TrialObjective], heldout:
     if heldout:
         seeds = summary.get("heldout", {}).get("seeds")
         lines += [f"## Held-out seeds {seeds}: best trial vs defaults", "",
-                  "| method | " + " | ".join(f"{o.name} ({o.direction[:3]})" for o in objectives) + " |",
-                  "|---|" + "---|" * len(objectives)]
+                  "| method | " + " | ".join(f"{target.name} ({target.direction[:3]})" for target in targets) + " |",
+                  "|---|" + "---|" * len(targets)]
         for name, score in heldout.items():
-            cells = [f"{_fmt(score.mean(o.name))} ± {_fmt(score.std(o.name))}" if not score.error else "failed"
-                     for o in objectives]
+            cells = ["failed" if score.error else f"{_fmt(score.mean(target.name))} ± {_fmt(score.std(target.name))}"
+                     for target in targets]
             lines.append(f"| {'**best**' if name == 'best' else name} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines += _improvement(heldout, objectives)
+        lines += _improvement(heldout, targets)
         traj = plot_trajectories(heldout, output_dir / "trajectories.png", target_entropy)
         lines += [f"![trajectories]({traj.name})", ""]
     lines += ["## Optimisation", ""]
     if counts.get("COMPLETE"):
-        lines += [f"![history]({plot_history(study, objectives, output_dir / 'history.png').name})", ""]
+        lines += [f"![history]({plot_history(study, targets, output_dir / 'history.png').name})", ""]
     importances = param_importances(study)
     if importances:
         lines += [f"![importances]({plot_importances(importances, output_dir / 'importances.png').name})", ""]
-    if len(objectives) > 1 and counts.get("COMPLETE"):
-        lines += [f"![pareto]({plot_pareto(study, objectives, output_dir / 'pareto.png').name})", ""]
+    if len(targets) > 1 and counts.get("COMPLETE"):
+        lines += [f"![pareto]({plot_pareto(study, targets, output_dir / 'pareto.png').name})", ""]
     failed = [t for t in trials if t.state == TrialState.FAIL]
     if failed:
         reasons = Counter(str(t.user_attrs.get("fail_reason", "unknown")).split(":")[0] for t in failed)
@@ -186,18 +186,18 @@ def write_report(study: optuna.Study, objectives: list[TrialObjective], heldout:
     return path
 
 
-def _improvement(heldout: dict[str, MethodScore], objectives: list[TrialObjective]) -> list[str]:
-    """One sentence per objective: the best trial against the best default, on the held-out seeds."""
+def _improvement(heldout: dict[str, MethodScore], targets: list[Target]) -> list[str]:
+    """One sentence per target: the best trial against the best default, on the held-out seeds."""
     lines = []
     best = heldout.get("best")
     defaults = {k: v for k, v in heldout.items() if k != "best" and not v.error}
     if best is None or best.error or not defaults:
         return lines
-    for o in objectives:
-        sign = 1 if o.direction == "maximize" else -1
-        name, score = max(defaults.items(), key=lambda item: sign * item[1].mean(o.name))
-        delta = best.mean(o.name) - score.mean(o.name)
+    for target in targets:
+        sign = 1 if target.direction == "maximize" else -1
+        name, score = max(defaults.items(), key=lambda item: sign * item[1].mean(target.name))
+        delta = best.mean(target.name) - score.mean(target.name)
         verdict = "beats" if sign * delta > 0 else "does not beat"
-        lines.append(f"- `{o.name}`: the best trial {verdict} the best default ({name}, {_fmt(score.mean(o.name))}) "
-                     f"by {_fmt(delta)} ({_fmt(best.mean(o.name))}).")
+        lines.append(f"- `{target.name}`: the best trial {verdict} the best default "
+                     f"({name}, {_fmt(score.mean(target.name))}) by {_fmt(delta)} ({_fmt(best.mean(target.name))}).")
     return lines + [""]

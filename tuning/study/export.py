@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from tuning.batch import Method
+from entropic.tuning.study.batch import Method
 
 HEADER = "# Exported by entropic-tune from study {study!r}, trial {trial} ({summary}).\n"
 

@@ -2,7 +2,7 @@
 
 A backend whose "entropy" follows a known difference equation runs under entropic's real
 Trainer and EntropyController (built from the config entropic-design writes). Its trajectory must
-equal ``control.forced_response`` of :func:`tuning.loop_model.closed_loop_tf`: this pins the
+equal ``control.forced_response`` of :func:`entropic.tuning.design.loop_model.closed_loop_tf`: this pins the
 timing convention (u_k acts in step k's update and shows in y_(k+1)) and the law's equations.
 """
 
@@ -23,9 +23,16 @@ from entropic.loop import Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
 from entropic.protocol import Rollout, TokenStats
 from entropic.reduce import EPS
-from tuning.design import controller_config
-from tuning.loop_model import closed_loop_tf, effort_tf, loop_analysis, loop_margins, pid_tf, ultimate_point
-from tuning.sysid import DiscreteModel
+from entropic.tuning.design.loop_model import (
+    closed_loop_tf,
+    effort_tf,
+    loop_analysis,
+    loop_margins,
+    pid_tf,
+    ultimate_point,
+)
+from entropic.tuning.design.rules import controller_config
+from entropic.tuning.sysid.models import DiscreteModel
 
 Y0, C0 = 1.5, 0.4  # operating point: entropy (nats) and entropy coefficient
 ROWS = 2  # responses per run

@@ -5,7 +5,7 @@ objective, advantage, base control) with R runs at once; a :class:`SequenceContr
 precomputed knob sequence ``[K, R]`` on the chosen actuator. The sample time is one optimizer
 step, so the design requires one update per rollout batch (``trainer.ppo_epochs = 1``,
 ``trainer.ppo_mini_batch_size = null``). Readings are the sensor values the trainer reports for
-each step, measured before that step's update (see :mod:`tuning.sysid`).
+each step, measured before that step's update (see :mod:`entropic.tuning.sysid.models`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from entropic.controllers import ACTUATORS
 from entropic.experiment import RunConfig, build_trainer
 from entropic.loop import Trainer
 from entropic.protocol import Observation
-from tuning.design_config import DesignConfig
-from tuning.sysid_signals import prbs_signal, step_signal
+from entropic.tuning.design.config import DesignConfig
+from entropic.tuning.sysid.signals import prbs_signal, step_signal
 
 __all__ = ["ExcitationData", "OperatingPoint", "SequenceController", "design_trainer", "excitation_response",
            "operating_point", "run_sequence"]

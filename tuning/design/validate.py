@@ -25,9 +25,9 @@ from omegaconf import DictConfig
 
 from entropic.controllers import ACTUATORS
 from entropic.metrics.tracking import max_relative_error, within_band
-from tuning.design_config import DesignConfig
-from tuning.loop_model import LoopAnalysis, response_info
-from tuning.sysid_experiment import design_trainer, run_sequence
+from entropic.tuning.design.config import DesignConfig
+from entropic.tuning.design.loop_model import LoopAnalysis, response_info
+from entropic.tuning.sysid.experiment import design_trainer, run_sequence
 
 __all__ = ["StepTest", "Tracking", "step_test_response", "tracking_response"]
 

@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 
 from entropic.experiment import build_trainer
-from tuning.cli import tune
-from tuning.objectives import ObjectiveSettings, get_objective
-from tuning.study_storage import make_storage
+from entropic.tuning.study.cli import tune
+from entropic.tuning.study.storage import make_storage
+from entropic.tuning.study.targets import TargetSettings, get_target
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,11 +81,11 @@ def test_export_reproduces_the_trial_with_entropic_train(tune_cfg, tmp_path: Pat
     rows = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
     import torch
 
-    from tuning.batch import Trace
+    from entropic.tuning.study.batch import Trace
 
     entropy = torch.tensor([row["entropy/mean"] for row in rows])
     trace = Trace(entropy, entropy, {}, torch.tensor([-1, -1]))
-    value = get_objective("tracking_error").value(trace, ObjectiveSettings(target_entropy=1.0))
+    value = get_target("tracking_error").value(trace, TargetSettings(target_entropy=1.0))
     assert value == pytest.approx(best["values"][0], rel=1e-6)
 
 
@@ -99,7 +99,7 @@ def test_pruners_get_intermediate_values_per_trial(tune_cfg, tmp_path: Path, pru
 
 
 def test_multi_objective_study_reports_the_pareto_front(tune_cfg, tmp_path: Path) -> None:
-    summary = tune(tune_cfg("tune.objectives=[reward_auc,tracking_error]", "tune.n_trials=8", "tune.report=true",
+    summary = tune(tune_cfg("tune.targets=[reward_auc,tracking_error]", "tune.n_trials=8", "tune.report=true",
                             "tune.export=true", "trainer.steps=20", "tune.warm_start.baselines={}"), tmp_path)
     study = optuna.load_study(study_name="pi_entropy_coeff", storage=summary["storage"])
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]

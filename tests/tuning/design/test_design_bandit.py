@@ -1,6 +1,6 @@
 """entropic-design on the default bandit: the analytic PI holds the target without any search (slow).
 
-Run with ``pytest -m slow tests/tuning/test_design_bandit.py`` (a few minutes on 2 cores).
+Run with ``pytest -m slow tests/tuning/design/test_design_bandit.py`` (a few minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from tuning.design_cli import run_design
+from entropic.tuning.design.cli import run_design
 
 
 @pytest.mark.slow
 def test_simc_pi_from_the_identified_model_holds_the_target_where_grpo_collapses(tmp_path: Path) -> None:
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="design/default")  # target 1.5 nats, tau_c 25 steps, 5 seeds x 1,000 steps
     summary = run_design(cfg, tmp_path)
     ident, validation = summary["identification"], summary["validation"]

@@ -16,12 +16,12 @@ TINY = [
 
 def compose_tune(overrides: list[str], config_name: str = "tune/default") -> DictConfig:
     """Compose ``configs/<config_name>.yaml`` with the tiny overrides, then ``overrides``."""
-    with initialize_config_module(config_module="configs", version_base="1.3"):
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         return compose(config_name=config_name, overrides=TINY + list(overrides))
 
 
 def cli_args(overrides: list[str]) -> list[str]:
-    """``python -m tuning.cli`` with the tiny overrides, then ``overrides`` (a real worker process)."""
+    """``python -m entropic.tuning.study.cli`` with the tiny overrides, then ``overrides`` (a real worker process)."""
     import sys
 
-    return [sys.executable, "-m", "tuning.cli", *TINY, *overrides]
+    return [sys.executable, "-m", "entropic.tuning.study.cli", *TINY, *overrides]

@@ -10,7 +10,7 @@ while the output stays inside its limits::
 
 so ``u = C_r(z) r - C_y(z) y`` with ``C_r = Kp + Ki / (z - 1)`` and
 ``C_y = (C_r + Kd (1 - a) (z - 1) / (z - a)) F(z)``, ``F = (1 - b) z / (z - b)``. ``u_k`` acts
-in step ``k``'s update and the plant (a :class:`~tuning.sysid.DiscreteModel`, delay ``nk >= 1``)
+in step ``k``'s update and the plant (a :class:`~entropic.tuning.sysid.models.DiscreteModel`, delay ``nk >= 1``)
 shows it in ``y_{k+1}`` at the earliest: the loop has at least one step of delay.
 """
 
