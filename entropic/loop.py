@@ -299,8 +299,8 @@ class Trainer:
             ) -> dict[str, torch.Tensor] | None:
         """Train from ``self.step`` to ``config.steps`` (or ``steps`` more), calling ``callbacks`` after every step.
 
-        The last step, and every step whose index is a multiple of ``config.eval_every``, is
-        evaluated first (``eval/*`` metrics). Each callback's ``on_step(step, metrics)`` gets the
+        The last step (``config.steps - 1``), and every step whose index is a multiple of
+        ``config.eval_every``, is evaluated first (``eval/*`` metrics). Each callback's ``on_step(step, metrics)`` gets the
         0-based index of the step just done (``self.step`` is already one past it); the run stops
         after a step for which any callback returned True.
 
@@ -314,7 +314,7 @@ class Trainer:
         while self.step < end:
             metrics = self.train_step()
             step = self.step
-            if step == end - 1 or (self.config.eval_every and step % self.config.eval_every == 0):
+            if step == self.config.steps - 1 or (self.config.eval_every and step % self.config.eval_every == 0):
                 metrics.update(self.backend.evaluate())
             self.step += 1
             stops = [bool(callback.on_step(step, metrics)) for callback in callbacks]

@@ -244,46 +244,19 @@ class Simulator:
             trainer = self._build(methods, seeds)
         except ValueError as error:
             return [TrialRun(error=f"invalid config: {error}") for _ in methods]
-        steps = self.trainer.steps
-        rewards: list[torch.Tensor] = []
-        entropies: list[torch.Tensor] = []
-        evals: dict[int, dict[str, torch.Tensor]] = {}
-        results = [TrialRun() for _ in methods]
-        active = [True] * n
+        recorder = _Recorder(trainer, seeds, n, report_every, on_report)
         error = None
         try:
-            for done in range(1, steps + 1):
-                metrics = trainer.train_step()
-                trainer.step += 1
-                rewards.append(metrics["reward/mean"].detach().float())
-                entropies.append(metrics.get("entropy/mean", torch.full((n * S,), float("nan"))).detach().float())
-                if done == steps or (report_every and done % report_every == 0):
-                    evals[done] = {name: value.detach().float() for name, value in trainer.backend.evaluate().items()}
-                if done == steps or not (report_every and done % report_every == 0):
-                    continue
-                trace = Trace(torch.stack(rewards), torch.stack(entropies), evals, trainer.diverged_at.clone())
-                for i in range(n):
-                    if not active[i]:
-                        continue
-                    runs = slice(i * S, (i + 1) * S)
-                    reason = _divergence(trace.diverged_at[runs], seeds)
-                    if reason is not None:
-                        active[i], results[i].error, results[i].stopped_at = False, reason, done
-                    elif on_report is not None and on_report(i, done, trace.runs(runs)):
-                        active[i], results[i].stopped_at = False, done
-                if not any(active):
-                    break
+            trainer.run([recorder])
         except Diverged as exception:
             error = f"diverged: {exception}"
-        trace = Trace(torch.stack(rewards) if rewards else torch.zeros(0, n * S),
-                      torch.stack(entropies) if entropies else torch.zeros(0, n * S), evals,
-                      trainer.diverged_at.clone())
-        for i, result in enumerate(results):
+        trace = recorder.trace()
+        for i, result in enumerate(recorder.results):
             runs = slice(i * S, (i + 1) * S)
             result.trace = trace.runs(runs)
             if result.error is None and result.stopped_at is None:
                 result.error = error or _divergence(trace.diverged_at[runs], seeds)
-        return results
+        return recorder.results
 
     def _build(self, methods: list[Method], seeds: list[int]) -> Trainer:
         """One trainer for ``len(methods) x len(seeds)`` runs (run ``i * S + s``)."""
@@ -308,6 +281,53 @@ class Simulator:
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
         return Trainer(backend, Objective(objective_config), advantage_config, control, controller, config,
                        self.workdir, run_seeds, observe=lean_observe if lean else observe)
+
+
+class _Recorder:
+    """The trainer callback of one group: records every step, evaluates and reports every ``report_every`` steps.
+
+    A trial stops being reported when one of its runs diverges or ``on_report`` says so; the
+    group's run stops when none is left.
+    """
+
+    def __init__(self, trainer: Trainer, seeds: list[int], trials: int, report_every: int,
+                 on_report: OnReport | None) -> None:
+        self.trainer, self.seeds, self.report_every, self.on_report = trainer, seeds, report_every, on_report
+        self.results = [TrialRun() for _ in range(trials)]
+        self.active = [True] * trials
+        self.rewards: list[torch.Tensor] = []
+        self.entropies: list[torch.Tensor] = []
+        self.evals: dict[int, dict[str, torch.Tensor]] = {}
+
+    def trace(self) -> Trace:
+        """What was recorded so far, for every run of the group."""
+        R = self.trainer.num_runs
+        return Trace(torch.stack(self.rewards) if self.rewards else torch.zeros(0, R),
+                     torch.stack(self.entropies) if self.entropies else torch.zeros(0, R), self.evals,
+                     self.trainer.diverged_at.clone())
+
+    def on_step(self, step: int, metrics: dict[str, torch.Tensor]) -> bool:
+        done, last = step + 1, step + 1 == self.trainer.config.steps
+        self.rewards.append(metrics["reward/mean"].detach().float())
+        self.entropies.append(metrics.get("entropy/mean", torch.full((self.trainer.num_runs,), float("nan")))
+                              .detach().float())
+        if last:  # the trainer evaluates its last step
+            self.evals[done] = {name: value.detach().float() for name, value in metrics.items()
+                                if name.startswith("eval/")}
+        if last or not (self.report_every and done % self.report_every == 0):
+            return False
+        self.evals[done] = {name: value.detach().float() for name, value in self.trainer.backend.evaluate().items()}
+        trace, S = self.trace(), len(self.seeds)
+        for i, result in enumerate(self.results):
+            if not self.active[i]:
+                continue
+            runs = slice(i * S, (i + 1) * S)
+            reason = _divergence(trace.diverged_at[runs], self.seeds)
+            if reason is not None:
+                self.active[i], result.error, result.stopped_at = False, reason, done
+            elif self.on_report is not None and self.on_report(i, done, trace.runs(runs)):
+                self.active[i], result.stopped_at = False, done
+        return not any(self.active)
 
 
 def _per_run_control(controls: list[Control], seeds: int) -> Control:

@@ -134,22 +134,20 @@ def run_sequence(trainer: Trainer, controller: SequenceController | None, sensor
         ``[steps, R]`` readings of ``sensor`` (and of each ``extra`` metric).
     """
     if controller is not None:
-        unread = controller.drives - trainer.objective.reads
-        if unread:
-            raise ValueError(f"the actuator drives {sorted(unread)} but the objective does not read it (objective "
-                             f"reads {sorted(trainer.objective.reads)}); add the term or modifier that uses it")
-        trainer.controller = controller
+        trainer.set_controller(controller)
     keys = (sensor, *extra)
     readings: list[list[np.ndarray]] = [[] for _ in keys]
-    for _ in range(steps):
-        metrics = trainer.train_step()
-        missing = [key for key in keys if key not in metrics]
-        if missing:
-            raise ValueError(f"{missing} not among the step's metrics; available: {sorted(metrics)}")
-        for store, key in zip(readings, keys, strict=True):
-            store.append(metrics[key].double().numpy())
-        trainer.run_log.log(trainer.step, metrics)
-        trainer.step += 1
+
+    class Record:
+        def on_step(self, step: int, metrics: dict[str, torch.Tensor]) -> None:
+            missing = [key for key in keys if key not in metrics]
+            if missing:
+                raise ValueError(f"{missing} not among the step's metrics; available: {sorted(metrics)}")
+            for store, key in zip(readings, keys, strict=True):
+                store.append(metrics[key].double().numpy())
+            trainer.run_log.log(step, metrics)
+
+    trainer.run([Record()], steps=steps)
     trainer.run_log.flush()
     arrays = tuple(np.stack(store) for store in readings)
     return arrays if extra else arrays[0]
