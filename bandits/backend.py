@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import torch
 
 from entropic.metrics import pass_at_k_from_probability
-from entropic.protocol import Rollout, TokenStats
+from entropic.protocol import Rollout, TokenStats, check_entropy_mode
 from entropic.segments import memo
 from entropic.sims.config import BanditConfig
 from entropic.sims.optim import apply_per_run, make_optimizer
@@ -217,7 +217,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             weights = weights * token_probs[:, t]
         return weights * float(self.config.group_size)
 
-    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats:
+    def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs (and entropy, logits) of ``rollout``'s tokens under the current parameters, with grad.
 
         Works on any subset of a rollout's rows (``Rollout.select``), in any order.
@@ -226,7 +226,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         -------
         TokenStats
             ``log_probs [B, T]``; ``entropy [B, T]``: full-distribution entropy of the row's prompt and
-            position (``None`` unless ``need_entropy``); ``logits [B, T, K]`` when ``config.return_logits``.
+            position (``None`` when ``entropy="none"``, without a graph when ``"detached"``); ``logits [B, T, K]``
+            when ``config.return_logits``.
         """
         if rollout.prompts is None or rollout.num_runs != self.num_runs:
             raise ValueError(f"score needs a rollout of this backend: Rollout.prompts (prompt ids [B]) and "
@@ -249,13 +250,14 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             token_log_probs = picked.view(R, P, T, n).transpose(-1, -2).reshape(B, T)
         else:
             token_log_probs = log_probs.reshape(-1).index_select(0, positions * K + rollout.tokens.reshape(-1))
-        entropy = None
-        if need_entropy:
-            entropy = _entropy(log_probs, forward.probs).reshape(-1).index_select(0, positions).view(B, T)
+        token_entropy = None
+        if check_entropy_mode(entropy) != "none":
+            with torch.set_grad_enabled(entropy == "grad" and torch.is_grad_enabled()):
+                token_entropy = _entropy(log_probs, forward.probs).reshape(-1).index_select(0, positions).view(B, T)
         row_logits = None
         if self.config.return_logits:
             row_logits = self.policy.logits().reshape(-1, K).index_select(0, positions).view(B, T, K)
-        return TokenStats(log_probs=token_log_probs.view(B, T), entropy=entropy, logits=row_logits)
+        return TokenStats(log_probs=token_log_probs.view(B, T), entropy=token_entropy, logits=row_logits)
 
     def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
         """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.

@@ -71,6 +71,10 @@ class TrainerConfig:
         Write the token-entropy histogram to TensorBoard every this many steps (0 = never).
     tensorboard : bool
         Write TensorBoard event files beside ``metrics.jsonl``.
+    log_entropy : bool
+        Compute the exact token entropy every step for logging (``entropy/*`` metrics, the
+        histogram), even when neither the objective nor the controller reads it (default True).
+        False skips the vocabulary pass then, which on an LLM costs as much as its LM head.
     reference_reset_every : int
         Make the current policy the KL reference every this many rollout steps, before the rollout
         of steps N, 2N, ... (ProRL's hard reset, arXiv 2505.24864; 0 = never, the reference stays the
@@ -89,6 +93,7 @@ class TrainerConfig:
     checkpoint_every: int = 100
     histogram_every: int = 50
     tensorboard: bool = True
+    log_entropy: bool = True
     reference_reset_every: int = 0
     reference_reset_optimizer: bool = False
 
@@ -173,6 +178,19 @@ class Trainer:
         self.controller = controller
         self._check_knobs()
 
+    @property
+    def entropy_mode(self) -> str:
+        """What ``Backend.score`` is asked of the entropy: ``grad`` when the objective reads it, ``detached``
+        when only the controller's sensor or the logging (``log_entropy``) does, else ``none``."""
+        if self.objective.needs_entropy:
+            return "grad"
+        if self.config.log_entropy or self.controller is None:
+            return "detached" if self.config.log_entropy else "none"
+        sensors = getattr(self.controller, "required_observations", None)  # undeclared: assume it reads entropy
+        if sensors is None or any(name.startswith("entropy/") and name != "entropy/sampled_nll" for name in sensors):
+            return "detached"
+        return "none"
+
     def _check_knobs(self) -> None:
         """Refuse a controller on a knob nobody reads; warn on ratio knobs in the on-policy regime."""
         drives = self.controller.drives if self.controller is not None else frozenset()
@@ -246,7 +264,7 @@ class Trainer:
         for _ in range(self.config.ppo_epochs):
             for index in self._mini_batches(rollout):
                 mini_batch, mini_adv = rollout.select(index), advantages[index]
-                stats = self.backend.score(mini_batch, need_entropy=True)
+                stats = self.backend.score(mini_batch, entropy=self.entropy_mode)
                 observation = self.observe(self.optimizer_step, mini_batch, stats, mini_adv)
                 metrics: dict[str, torch.Tensor] = {}
                 if self.controller is not None:  # the guard, not Control's validation, reports a diverged run
@@ -300,9 +318,9 @@ class Trainer:
         """Train from ``self.step`` to ``config.steps`` (or ``steps`` more), calling ``callbacks`` after every step.
 
         The last step (``config.steps - 1``), and every step whose index is a multiple of
-        ``config.eval_every``, is evaluated first (``eval/*`` metrics). Each callback's ``on_step(step, metrics)`` gets the
-        0-based index of the step just done (``self.step`` is already one past it); the run stops
-        after a step for which any callback returned True.
+        ``config.eval_every``, is evaluated first (``eval/*`` metrics). Each callback's
+        ``on_step(step, metrics)`` gets the 0-based index of the step just done (``self.step`` is
+        already one past it); the run stops after a step for which any callback returned True.
 
         Returns
         -------

@@ -232,6 +232,19 @@ class Observation:
         return Observation(step=self.step, values=values)
 
 
+ENTROPY_MODES = ("none", "detached", "grad")
+"""What ``Backend.score`` computes of the token entropy: nothing (``TokenStats.entropy`` is ``None``),
+its value without a graph, or its value with grad. The vocabulary pass of an LLM costs as much as
+its LM head, so the loop asks for no more than the objective, the controller and the logging read."""
+
+
+def check_entropy_mode(entropy: str) -> str:
+    """Return ``entropy`` or raise ``ValueError`` naming the allowed values."""
+    if entropy not in ENTROPY_MODES:
+        raise ValueError(f"score(entropy={entropy!r}): allowed values are {list(ENTROPY_MODES)}")
+    return entropy
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A policy and its environment: the part of a step that differs between a bandit and a 7B model.
@@ -240,8 +253,9 @@ class Backend(Protocol):
     --------
     - ``rollout()`` samples a batch from the current policy (no grad) and fills
       ``old_log_probs`` (and ``ref_log_probs`` when a reference exists).
-    - ``score(rollout)`` recomputes log-probs (and entropy when ``need_entropy``) under the
-      current parameters, with grad.
+    - ``score(rollout, entropy)`` recomputes log-probs under the current parameters, with grad,
+      and the full-distribution token entropy as ``entropy`` asks (:data:`ENTROPY_MODES`): not at
+      all, detached (for sensors and logging) or with grad (for an entropy term).
     - ``apply(loss)`` takes the per-run loss ``[R]``, back-propagates and steps each run's
       optimizer on its own loss; it returns per-run diagnostics (``"grad/norm"``, ...).
     - ``evaluate()`` returns per-run evaluation metrics ``[R]`` (``"eval/pass@1"``, ...).
@@ -257,7 +271,7 @@ class Backend(Protocol):
 
     def rollout(self) -> Rollout: ...
 
-    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats: ...
+    def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats: ...
 
     def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]: ...
 

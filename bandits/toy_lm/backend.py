@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from entropic.metrics import entropy_from_logits, pass_at_k, pass_at_k_from_probability
-from entropic.protocol import Rollout, TokenStats
+from entropic.protocol import Rollout, TokenStats, check_entropy_mode
 from entropic.sims.optim import SGD, Adam, apply_per_run
 from entropic.sims.rng import uniform
 from entropic.sims.runs import PerRunLearningRate, run_seeds
@@ -90,11 +90,14 @@ class ToyLMBackend(PerRunLearningRate):
         self._response_stats: dict[str, torch.Tensor] = {}
 
     def _token_stats(self, params: Params, prompts: torch.Tensor, tokens: torch.Tensor,
-                     need_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Log-probs ``[R, N, T]``, entropy ``[R, N, T]`` (or None) and scaled logits of teacher-forced responses."""
+                     entropy: str) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Log-probs ``[R, N, T]``, entropy ``[R, N, T]`` (as ``entropy`` asks), scaled logits of teacher-forced
+        responses."""
         logits = response_logits(params, prompts, tokens, self.config.n_head) / self.config.temperature
         log_probs = logits.log_softmax(-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-        return log_probs, entropy_from_logits(logits) if need_entropy else None, logits
+        if check_entropy_mode(entropy) == "none":
+            return log_probs, None, logits
+        return log_probs, entropy_from_logits(logits if entropy == "grad" else logits.detach()), logits
 
     # ----------------------------------------------------------------- protocol
     def rollout(self) -> Rollout:
@@ -121,9 +124,9 @@ class ToyLMBackend(PerRunLearningRate):
         sample = generate(self.params, prompts, T, config.n_head, config.temperature, u)
         mask = sample.mask.to(self.dtype)
         with torch.no_grad():
-            old_log_probs = self._token_stats(self.params, prompts, sample.tokens, False)[0] * mask
+            old_log_probs = self._token_stats(self.params, prompts, sample.tokens, "none")[0] * mask
             ref_log_probs = None if self.reference is None else \
-                (self._token_stats(self.reference, prompts, sample.tokens, False)[0] * mask).view(R * N, T)
+                (self._token_stats(self.reference, prompts, sample.tokens, "none")[0] * mask).view(R * N, T)
         B = R * N
         tokens = sample.tokens.view(B, T)
         correct, well_formed = verify_batch(self.task, self.train_set, problem.view(B), tokens)
@@ -145,7 +148,7 @@ class ToyLMBackend(PerRunLearningRate):
                        extras={"correct": correct.to(self.dtype), "well_formed": well_formed.to(self.dtype),
                                "problem": problem.view(B)})
 
-    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats:
+    def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs (and entropy) of ``rollout``'s tokens under the current parameters, with grad.
 
         Works on any subset of a rollout's rows in any order; each run's rows are scored together
@@ -155,7 +158,8 @@ class ToyLMBackend(PerRunLearningRate):
         -------
         TokenStats
             ``log_probs [B, T]`` and ``entropy [B, T]`` of ``softmax(logits / temperature)`` (0 on padding;
-            entropy ``None`` unless ``need_entropy``); ``logits [B, T, V]`` when ``config.return_logits``.
+            entropy ``None`` when ``entropy="none"``, without a graph when ``"detached"``); ``logits [B, T, V]``
+            when ``config.return_logits``.
         """
         if rollout.prompts is None or rollout.prompts.dim() != 2 or rollout.num_runs != self.num_runs:
             raise ValueError(f"score needs a rollout of this backend: Rollout.prompts (token ids [B, T_prompt]) and "
@@ -177,7 +181,7 @@ class ToyLMBackend(PerRunLearningRate):
             prompts = torch.full((R * n, prompts.shape[1]), PAD, dtype=torch.long).index_copy(0, slot, prompts)
             tokens = torch.full((R * n, T), PAD, dtype=torch.long).index_copy(0, slot, tokens)
         log_probs, entropy, logits = self._token_stats(self.params, prompts.view(R, n, -1), tokens.view(R, n, T),
-                                                       need_entropy)
+                                                       entropy)
         log_probs, logits = log_probs.reshape(R * n, T), logits.reshape(R * n, T, -1)
         entropy = None if entropy is None else entropy.reshape(R * n, T)
         if slot is not None:
@@ -232,7 +236,7 @@ class ToyLMBackend(PerRunLearningRate):
                 answers = torch.full((E, T), PAD, dtype=torch.long)
                 answers[:, :data.answers.shape[1]] = data.answers
                 log_probs = self._token_stats(self.params, data.prompts.expand(R, E, -1), answers.expand(R, E, T),
-                                              False)[0]
+                                              "none")[0]
                 success = (log_probs * (answers != PAD)).sum(-1).exp()  # [R, E]
                 for k in config.eval_k:
                     metrics[f"eval/pass@{k}"] = pass_at_k_from_probability(success, k).mean(-1).to(self.dtype)

@@ -227,13 +227,13 @@ def one_step_probe(trainer: Trainer) -> dict[str, torch.Tensor]:
     backend = trainer.backend
     rollout = backend.rollout()
     advantages = compute_advantages(rollout, trainer.advantage)
-    stats = backend.score(rollout, need_entropy=True)
+    stats = backend.score(rollout, entropy="grad")
     if stats.logits is None:
         raise ValueError("the one-step probe needs TokenStats.logits (a simulator backend with return_logits)")
     before = stats.logits.detach().clone()
     loss, _ = trainer.objective(PolicyBatch.from_step(rollout, stats, advantages, trainer.generators),
                                 trainer.control)
     backend.apply(loss)
-    after = backend.score(rollout, need_entropy=False).logits.detach().clone()
+    after = backend.score(rollout, entropy="none").logits.detach().clone()
     return {"before": before, "after": after, "tokens": rollout.tokens, "advantages": advantages,
             "mask": rollout.mask, "run": rollout.run_ids()}

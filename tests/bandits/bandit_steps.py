@@ -21,7 +21,7 @@ def train(backend: SoftmaxBanditBackend, steps: int, objective: Objective | None
     for _ in range(steps):
         rollout = backend.rollout()
         advantages = compute_advantages(rollout, advantage)
-        stats = backend.score(rollout, need_entropy=objective.needs_entropy)
+        stats = backend.score(rollout, entropy="grad" if objective.needs_entropy else "none")
         loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
         backend.apply(loss)
         losses.append(loss.detach())
@@ -33,6 +33,6 @@ def loss_and_rollout(backend: SoftmaxBanditBackend, objective: Objective,
     """One rollout's per-run loss ``[R]`` (with grad) and its advantages ``[B, T]``."""
     rollout = backend.rollout()
     advantages = compute_advantages(rollout, advantage)
-    stats = backend.score(rollout, need_entropy=objective.needs_entropy)
+    stats = backend.score(rollout, entropy="grad" if objective.needs_entropy else "none")
     loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), Control())
     return loss, advantages

@@ -101,7 +101,7 @@ def test_score_matches_rollout_and_works_on_a_subset_of_rows() -> None:
     entropy = -(torch.softmax(stats.logits, -1) * torch.log_softmax(stats.logits, -1)).sum(-1)
     assert torch.allclose(stats.entropy, entropy, atol=1e-6)
     index = torch.tensor([17, 3, 20, 21, 0])
-    subset = backend.score(rollout.select(index), need_entropy=False)
+    subset = backend.score(rollout.select(index), entropy="none")
     assert torch.equal(subset.log_probs, stats.log_probs[index]) and subset.entropy is None
 
 
@@ -113,7 +113,7 @@ def test_whole_rollout_and_row_subset_paths_give_the_same_gradient_bits(mode: st
     weights = torch.randn(rollout.tokens.shape, generator=torch.Generator().manual_seed(0))
     gradients = []
     for batch in (rollout, rollout.select(torch.arange(rollout.batch_size))):
-        (backend.score(batch, need_entropy=False).log_probs * weights).sum().backward()
+        (backend.score(batch, entropy="none").log_probs * weights).sum().backward()
         gradients.append(backend.policy.params["logits"].grad.clone())
         backend.policy.params["logits"].grad = None
     assert torch.equal(gradients[0], gradients[1])

@@ -116,7 +116,7 @@ def _prompt_zero_update(parameterization: str) -> torch.Tensor:
     backend = SoftmaxBanditBackend(BanditConfig(**SMALL, parameterization=parameterization, dtype="float64"))
     before = backend.policy.logits().detach().clone()
     rollout = backend.rollout()
-    stats = backend.score(rollout, need_entropy=False)
+    stats = backend.score(rollout, entropy="none")
     advantages = torch.where(rollout.prompts == 0, 1.0, 0.0).double().unsqueeze(-1)
     loss = -(advantages * stats.log_probs).sum().unsqueeze(0)
     backend.apply(loss)

@@ -60,6 +60,32 @@ def test_run_calls_back_after_every_step_and_stops_when_asked(make_config, tmp_p
     assert trainer.run() is None  # nothing left to do
 
 
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (["trainer.log_entropy=false"], "none"),
+    ([], "detached"),  # logged
+    (["trainer.log_entropy=false", "objective=entropy_bonus", "controller=linear_schedule"], "grad"),
+    (["trainer.log_entropy=false", "objective=dapo", "controller=constant", "controller.actuator.name=clip_ratio_high",
+      "controller.law.value=0.28"], "none"),  # open loop: reads no sensor
+    (["trainer.log_entropy=false", "objective=dapo", "controller=pi_entropy_coeff",
+      "controller.actuator.name=clip_ratio_high", "controller.law.output_min=0.2", "controller.law.output_max=0.3"],
+     "detached"),  # feedback on entropy/mean
+])
+def test_score_is_asked_for_entropy_only_as_needed(make_config, tmp_path: Path, overrides: list[str],
+                                                   expected: str) -> None:
+    trainer = build_trainer(make_config("trainer.steps=2", *overrides), tmp_path)
+    asked = []
+    score = trainer.backend.score
+
+    def spy(rollout, entropy: str = "grad"):
+        asked.append(entropy)
+        return score(rollout, entropy=entropy)
+
+    trainer.backend.score = spy
+    metrics = trainer.run()
+    assert trainer.entropy_mode == expected and set(asked) == {expected}
+    assert ("entropy/mean" in metrics) == (expected != "none")
+
+
 def test_run_among_others_equals_run_alone_through_controller_and_loop(make_config, tmp_path: Path) -> None:
     common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=25",
               "trainer.ppo_mini_batch_size=4", "trainer.ppo_epochs=2"]

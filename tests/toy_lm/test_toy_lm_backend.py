@@ -141,7 +141,7 @@ def test_state_dict_round_trip_mid_run_is_bit_identical(tiny) -> None:
 def test_apply_checks_the_loss_shape_and_reports_per_run_diagnostics(tiny) -> None:
     backend = ToyLMBackend(tiny(), num_runs=2)
     rollout = backend.rollout()
-    stats = backend.score(rollout, need_entropy=False)
+    stats = backend.score(rollout, entropy="none")
     assert stats.entropy is None
     loss = -(stats.log_probs * rollout.mask).sum(-1).view(2, -1).mean(-1)
     metrics = backend.apply(loss)

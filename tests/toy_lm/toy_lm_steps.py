@@ -27,7 +27,7 @@ def train(backend: ToyLMBackend, steps: int, objective: Objective | None = None,
     for _ in range(steps):
         rollout = backend.rollout()
         advantages = compute_advantages(rollout, GRPO)
-        stats = backend.score(rollout, need_entropy=objective.needs_entropy)
+        stats = backend.score(rollout, entropy="grad" if objective.needs_entropy else "none")
         loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
         backend.apply(loss)
         losses.append(loss.detach())

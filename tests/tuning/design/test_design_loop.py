@@ -61,7 +61,7 @@ class LinearPlantBackend:
                        old_log_probs=torch.full((rows, 1), math.log(0.5), dtype=torch.float64), run=self.run,
                        num_runs=self.num_runs)
 
-    def score(self, rollout: Rollout, need_entropy: bool = True) -> TokenStats:
+    def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         w = self.w[rollout.run_ids()].unsqueeze(-1)
         entropy = (self.y[-1][rollout.run_ids()][:, None] + w) * ((ROWS + EPS) / ROWS)
         return TokenStats(log_probs=rollout.old_log_probs + 0.0 * w, entropy=entropy)

@@ -104,7 +104,7 @@ def test_lean_observe_matches_observe(tmp_path: Path) -> None:
     from entropic.advantages import compute_advantages
 
     advantages = compute_advantages(rollout, trainer.advantage)
-    stats = trainer.backend.score(rollout, need_entropy=True)
+    stats = trainer.backend.score(rollout, entropy="grad")
     full, lean = observe(0, rollout, stats, advantages), lean_observe(0, rollout, stats, advantages)
     assert set(lean.values) == set(LEAN_SENSORS)
     for name, value in lean.values.items():
