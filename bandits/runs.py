@@ -25,10 +25,14 @@ def run_seeds(base_seed: int, seeds: Sequence[int] | torch.Tensor | None, num_ru
 
 
 class PerRunLearningRate:
-    """Mixin: an ``lr`` property holding one positive learning rate per run (needs ``num_runs``, ``dtype``)."""
+    """Mixin: an ``lr`` property holding one positive learning rate per run (needs ``num_runs``, ``dtype``).
+
+    The simulators run on the CPU: :attr:`device` is the ``Backend`` protocol's.
+    """
 
     num_runs: int
     dtype: torch.dtype
+    device = torch.device("cpu")
 
     @property
     def lr(self) -> torch.Tensor:

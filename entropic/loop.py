@@ -46,6 +46,7 @@ from entropic.protocol import (
     SupportsReferenceReset,
 )
 from entropic.run_log import RunLog
+from entropic.segments import Segments, id_segments
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +163,11 @@ class Trainer:
         self.observe = observe
         self.output_dir = Path(output_dir)
         self.num_runs = backend.num_runs
-        self.generators = [torch.Generator().manual_seed(seed * 1_000_003 + 17) for seed in run_seeds]
+        self.device = torch.device(backend.device)
+        self.generators = [torch.Generator(self.device).manual_seed(seed * 1_000_003 + 17) for seed in run_seeds]
         self.step = 0
         self.optimizer_step = 0
-        self.diverged_at = torch.full((self.num_runs,), -1, dtype=torch.long)
+        self.diverged_at = torch.full((self.num_runs,), -1, dtype=torch.long, device=self.device)
         self.best: dict[str, float] = {}
         self._pending_histogram: torch.Tensor | None = None
         self._last_entropy: torch.Tensor | None = None
@@ -234,16 +236,11 @@ class Trainer:
         """Row indices of each mini-batch: ``ppo_mini_batch_size`` groups of every run, in order."""
         size = self.config.ppo_mini_batch_size
         if size is None:
-            yield torch.arange(rollout.batch_size)
+            yield torch.arange(rollout.batch_size, device=rollout.mask.device)
             return
-        groups, inverse = torch.unique(rollout.group, return_inverse=True)
-        group_run = torch.zeros(groups.numel(), dtype=torch.long).scatter(0, inverse, rollout.run_ids())
-        order = torch.argsort(group_run, stable=True)
-        starts = torch.bincount(group_run, minlength=rollout.num_runs).cumsum(0)
-        rank = torch.empty_like(order)
-        rank[order] = torch.arange(order.numel()) - (starts - torch.bincount(group_run, minlength=rollout.num_runs)
-                                                     )[group_run[order]]
-        chunk = rank[inverse] // size  # [B]
+        groups, _ = id_segments(rollout.group)  # groups in increasing id order
+        group_run = groups.first(rollout.run_ids())  # [K]
+        chunk = groups.rows(Segments.of(group_run, rollout.num_runs).rank) // size  # [B]: a group's rank in its run
         for index in range(int(chunk.max()) + 1):
             yield torch.nonzero(chunk == index, as_tuple=True)[0]
 
@@ -258,7 +255,8 @@ class Trainer:
         self._reset_reference_if_due()
         rollout = self.backend.rollout()
         advantages = compute_advantages(rollout, self.advantage)
-        totals: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(self.num_runs, dtype=torch.float64))
+        totals: dict[str, torch.Tensor] = defaultdict(
+            lambda: torch.zeros(self.num_runs, dtype=torch.float64, device=self.device))
         on_policy: dict[str, torch.Tensor] = {}
         updates = 0
         for _ in range(self.config.ppo_epochs):
@@ -292,7 +290,7 @@ class Trainer:
             self._last_entropy = on_policy["entropy/mean"].clone()
         for name, value in self.control.to_dict().items():
             step_metrics[f"control/{name}"] = value.detach().float() if isinstance(value, torch.Tensor) \
-                else torch.full((self.num_runs,), float(value))
+                else torch.full((self.num_runs,), float(value), device=self.device)
         return step_metrics
 
     def _guard(self, loss: torch.Tensor, entropy: torch.Tensor | None) -> torch.Tensor:

@@ -24,6 +24,7 @@ import torch
 from entropic.metrics import entropy_summary
 from entropic.protocol import Observation, Rollout, TokenStats
 from entropic.reduce import masked_mean_per_run, sum_per_run
+from entropic.segments import id_segments
 
 
 def observe(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor) -> Observation:
@@ -48,11 +49,8 @@ def observe(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Te
 def _flat_group_share(rollout: Rollout) -> torch.Tensor:
     """Per run, the share of groups whose rewards are all equal (all correct or all wrong) ``[R]``."""
     rewards = rollout.sequence_rewards()
-    groups, inverse = torch.unique(rollout.group, return_inverse=True)
-    lowest = torch.full((groups.numel(),), torch.inf, dtype=rewards.dtype).scatter_reduce(0, inverse, rewards, "amin")
-    highest = torch.full((groups.numel(),), -torch.inf, dtype=rewards.dtype).scatter_reduce(
-        0, inverse, rewards, "amax")
-    group_run = torch.zeros(groups.numel(), dtype=torch.long).scatter(0, inverse, rollout.run_ids())
-    flat = (lowest == highest).to(rewards.dtype)
+    groups, _ = id_segments(rollout.group)
+    flat = (groups.amin(rewards) == groups.amax(rewards)).to(rewards.dtype)  # [K]
+    group_run = groups.first(rollout.run_ids())  # [K]
     count = sum_per_run(torch.ones_like(flat), group_run, rollout.num_runs)
     return sum_per_run(flat, group_run, rollout.num_runs) / count.clamp(min=1.0)

@@ -268,6 +268,8 @@ class Backend(Protocol):
     """
 
     num_runs: int
+    device: torch.device
+    """Where the backend's tensors live; the loop puts its own (guard, totals, RNG streams) there too."""
 
     def rollout(self) -> Rollout: ...
 

@@ -152,6 +152,13 @@ class Segments:
         return cls.of(index, distinct.numel()), distinct
 
     @property
+    def rank(self) -> torch.Tensor:
+        """LongTensor [B]: position of each row among its segment's rows, in row order."""
+        if self.slots is not None:
+            return self.slots - self.row_segment * self.width
+        return torch.arange(self.rows_per_segment, device=self.counts.device).repeat(self.num_segments)
+
+    @property
     def index(self) -> torch.Tensor:
         """LongTensor [B]: segment of each row."""
         if self.row_segment is not None:

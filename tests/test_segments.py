@@ -116,3 +116,11 @@ def test_combine_broadcasts_segment_values_in_either_layout() -> None:
     assert Segments.contiguous(3, 2).combine(torch.sub, values, per_segment).tolist() == expected
     general = Segments.of(torch.tensor([0, 0, 1, 1, 2, 2]).flip(0), 3)
     assert general.combine(torch.sub, values, per_segment.flip(0)).tolist() == expected
+
+
+def test_rank_counts_a_rows_earlier_rows_of_its_segment() -> None:
+    index = torch.tensor([2, 0, 2, 1, 0, 2, 1])
+    expected = [sum(1 for earlier in index[:b].tolist() if earlier == s) for b, s in enumerate(index.tolist())]
+    assert Segments.of(index, 3).rank.tolist() == expected == [0, 0, 1, 0, 1, 2, 1]
+    assert Segments.contiguous(3, 2).rank.tolist() == [0, 1, 0, 1, 0, 1]
+    assert Segments.of(torch.tensor([0, 0, 1, 1]), 2).rank.tolist() == [0, 1, 0, 1]  # detected contiguous

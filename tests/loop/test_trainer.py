@@ -167,8 +167,10 @@ def test_resume_across_a_reference_reset_reproduces_the_unbroken_run(make_config
 
 def test_reference_resets_need_the_backend_capability(tmp_path: Path) -> None:
     objective = Objective(ObjectiveConfig(terms=["kl"]))
-    cases = ((SimpleNamespace(num_runs=1), False, r"reference_reset_every=5 needs a backend with reset_reference\(\)"),
-             (SimpleNamespace(num_runs=1, reset_reference=lambda: None), True,
+    cpu = torch.device("cpu")
+    cases = ((SimpleNamespace(num_runs=1, device=cpu), False,
+              r"reference_reset_every=5 needs a backend with reset_reference\(\)"),
+             (SimpleNamespace(num_runs=1, device=cpu, reset_reference=lambda: None), True,
               r"reference_reset_optimizer=True needs a backend with reset_optimizer\(\)"))
     for backend, optimizer, message in cases:
         config = TrainerConfig(reference_reset_every=5, reference_reset_optimizer=optimizer)

@@ -47,6 +47,8 @@ class LinearPlantBackend:
     mean, so the sensor reads ``y_k`` to rounding error.
     """
 
+    device = torch.device("cpu")
+
     def __init__(self, model: DiscreteModel, num_runs: int) -> None:
         self.model, self.num_runs = model, num_runs
         self.w = torch.zeros(num_runs, dtype=torch.float64, requires_grad=True)
