@@ -1,4 +1,4 @@
-"""Exact and chunked token entropy against closed forms, scipy and the unchunked computation."""
+"""Exact and chunked token entropy against closed forms, scipy, verl's two-pass formula and unchunked values."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 import torch
 
+import entropic.metrics.entropy as entropy_module
 from entropic.metrics import chunked_entropy_from_hidden, chunked_entropy_from_logits, entropy_from_logits
 
 
@@ -56,6 +57,94 @@ def test_huge_logits_are_stable() -> None:
     tied = torch.tensor([[1e4, 1e4, 0.0], [-1e4, -1e4, -3e4]])
     torch.testing.assert_close(entropy_from_logits(tied), torch.full((2,), math.log(2.0)), rtol=0,
                                atol=4 * torch.finfo(torch.float32).eps * 3e4)
+
+
+def _two_pass_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """verl's formula, ``logsumexp(z) - sum_v softmax(z)_v z_v``, differentiated by autograd."""
+    return torch.logsumexp(logits, -1) - (torch.softmax(logits, -1) * logits).sum(-1)
+
+
+def _scaled_logits(kind: str) -> torch.Tensor:
+    """float64 logits ``[6, 300]`` of several scales, as ``kind`` names."""
+    logits = _random_logits(6, 300, scale=1.0, seed=3)
+    if kind == "dominant":  # one logit far above the rest in every row
+        logits[:, 7] += 25.0
+    elif kind == "offset":  # LLM-like spread around a large common level
+        logits = 3.0 * logits + 1e4
+    elif kind != "unit":
+        logits = float(kind) * logits
+    return logits
+
+
+SCALES = ["unit", "0.01", "30", "1e4", "dominant", "offset"]
+
+
+@pytest.mark.parametrize("kind", SCALES)
+def test_values_match_minus_p_log_p_and_the_two_pass_formula(kind: str) -> None:
+    def minus_p_log_p(logits: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(logits.double(), -1)
+        return -(log_p.exp() * log_p).sum(-1)
+
+    logits = _scaled_logits(kind)
+    torch.testing.assert_close(entropy_from_logits(logits), minus_p_log_p(logits), rtol=1e-12, atol=1e-12)
+    single = logits.float()
+    eps = torch.finfo(torch.float32).eps
+    entropy, reference = entropy_from_logits(single), minus_p_log_p(single)
+    assert entropy.dtype == torch.float32
+    assert torch.all((entropy.double() - reference).abs() <= 16 * eps * (reference + 1))  # a few eps * H
+    two_pass_rounding = 4 * eps * float(single.abs().max())  # the two-pass formula's own error
+    torch.testing.assert_close(entropy, _two_pass_entropy(single), rtol=0, atol=two_pass_rounding + 16 * eps)
+
+
+@pytest.mark.parametrize("kind", SCALES)
+def test_gradient_matches_autograd_of_the_two_pass_formula(kind: str) -> None:
+    weights = _random_logits(6, scale=1.0, seed=4)
+    for dtype in (torch.float64, torch.float32):
+        logits = _scaled_logits(kind).to(dtype).requires_grad_(True)
+        (grad,) = torch.autograd.grad((entropy_from_logits(logits) * weights.to(dtype)).sum(), logits)
+        (expected,) = torch.autograd.grad((_two_pass_entropy(logits) * weights.to(dtype)).sum(), logits)
+        rounding = 16 * torch.finfo(dtype).eps * (1 + float(logits.detach().abs().max()))  # both formulas'
+        torch.testing.assert_close(grad, expected, rtol=0, atol=rounding)
+
+
+def test_gradcheck_in_float64() -> None:
+    logits = _random_logits(3, 2, 17, requires_grad=True)
+    assert torch.autograd.gradcheck(entropy_from_logits, (logits,))
+    dominant = _scaled_logits("dominant")[:2, :20].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(entropy_from_logits, (dominant,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_minus_inf_logits_have_zero_probability_and_zero_gradient(dtype: torch.dtype) -> None:
+    logits = _random_logits(4, 30, dtype=dtype, seed=5)
+    banned = torch.zeros(4, 30, dtype=torch.bool)
+    banned[0, :25] = True  # top-k keeps 5
+    banned[1, ::2] = True
+    banned[2, 3] = True  # row 3 keeps everything
+    masked = logits.masked_fill(banned, -math.inf).requires_grad_(True)
+    entropy = entropy_from_logits(masked)
+    (grad,) = torch.autograd.grad(entropy.sum(), masked)
+    assert torch.isfinite(entropy).all() and torch.isfinite(grad).all()
+    assert torch.all(grad[banned] == 0)
+    torch.testing.assert_close(entropy_from_logits(masked.detach()), entropy.detach(), rtol=0, atol=0)  # no-grad path
+    for row in range(4):
+        kept = logits[row, ~banned[row]].clone().requires_grad_(True)
+        expected = entropy_from_logits(kept)
+        (expected_grad,) = torch.autograd.grad(expected, kept)
+        torch.testing.assert_close(entropy[row], expected)
+        torch.testing.assert_close(grad[row, ~banned[row]], expected_grad)
+
+
+def test_rows_of_any_leading_shape_and_blocks_of_several_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    logits = _random_logits(3, 5, 40, requires_grad=True)
+    expected = _two_pass_entropy(logits)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), logits)
+    monkeypatch.setattr(entropy_module, "BLOCK_ELEMENTS", 3 * 40)  # blocks of 3 rows, the last one of 2
+    entropy = entropy_from_logits(logits)
+    (grad,) = torch.autograd.grad(entropy.sum(), logits)
+    assert entropy.shape == (3, 5)
+    torch.testing.assert_close(entropy, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 34, 35, 64])
