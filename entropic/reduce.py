@@ -8,6 +8,7 @@ reduced first (over ``T``), then folded into runs by :mod:`entropic.segments`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -37,15 +38,14 @@ def select_valid(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     (every consumer multiplies it by the mask, and a finite value times 0 is 0 in value and
     gradient) and only a non-finite one is selected; other devices always select (no host sync).
     """
-    if x.device.type == "cpu" and bool(torch.isfinite(x.detach().sum())):
+    if x.device.type == "cpu" and math.isfinite(float(x.detach().sum())):
         return x
     return torch.where(mask != 0, x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
 def safe_divide(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """``total / count``, and 0 where ``count`` is 0 (an empty run averages to 0, not NaN)."""
-    return torch.where(count > 0, total / torch.where(count > 0, count, torch.ones_like(count)),
-                       torch.zeros_like(total))
+    """``total / count`` for a ``total`` that is 0 wherever ``count`` is: an empty run averages to 0, not NaN."""
+    return total / torch.where(count > 0, count, torch.ones_like(count))
 
 
 def sum_per_run(rows: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:

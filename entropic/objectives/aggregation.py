@@ -39,7 +39,7 @@ def check_agg_mode(mode: str) -> str:
 
 def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.Tensor | None = None,
              num_runs: int = 1, loss_scale_factor: float | None = None,
-             weights: torch.Tensor | None = None) -> torch.Tensor:
+             weights: torch.Tensor | None = None, *, select: bool = True) -> torch.Tensor:
     """Aggregate a per-token loss into one loss per run.
 
     Parameters
@@ -58,6 +58,9 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
         Constant normaliser of ``seq-mean-token-sum-norm`` (default: ``T``).
     weights : FloatTensor [B], optional
         Row weights of an exact-expectation rollout.
+    select : bool
+        Select away non-finite values outside ``mask`` (default). The objective passes False: it
+        selects its inputs once, and its token losses are finite wherever they are.
 
     Returns
     -------
@@ -72,7 +75,7 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
         """Per-run sum ``[R]`` of row values ``[B]``, weighted by ``weights`` when given."""
         return sum_per_run(rows if weights is None else weights * rows, run, num_runs)
 
-    token_sum = row_sum(apply_mask(select_valid(loss_mat, mask), mask))  # [B]
+    token_sum = row_sum(apply_mask(select_valid(loss_mat, mask) if select else loss_mat, mask))  # [B]
     if mode == "token-sum":
         return total(token_sum)
     if mode == "token-mean":

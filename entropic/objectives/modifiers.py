@@ -64,7 +64,7 @@ def top_entropy(batch: PolicyBatch, control: Control) -> tuple[torch.Tensor, Met
     """0/1 weight keeping the highest-entropy ``top_entropy_quantile`` share of each run's tokens."""
     entropy = batch.require("entropy", "top_entropy")
     # float64 so that the level 1 - rho is rounded once, as torch.quantile(x, 1 - rho) does
-    quantile = knob_per_run(control.top_entropy_quantile, batch.num_runs, entropy.detach().to(torch.float64))
+    quantile = knob_per_run(control.top_entropy_quantile, batch.num_runs, entropy.new_empty(0, dtype=torch.float64))
     keep = top_entropy_mask(entropy, batch.mask, batch.run, batch.num_runs, quantile).to(entropy.dtype)
     return keep, {"actor/top_entropy_keep_frac": masked_mean_per_run(keep, batch.weighted_mask, batch.run,
                                                                      batch.num_runs)}

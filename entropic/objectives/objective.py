@@ -38,6 +38,7 @@ class Objective:
         self.policy_loss: Part = POLICY_LOSSES.get(self.config.policy_loss)
         self.modifiers: list[Part] = [MODIFIERS.get(name) for name in self.config.modifiers]
         self.terms: list[tuple[str, Part]] = [(name, TERMS.get(name)) for name in self.config.terms]
+        self._selected = self.inputs | {"entropy"}  # entropy: the actor/entropy metric
 
     @property
     def parts(self) -> list[Part]:
@@ -76,9 +77,9 @@ class Objective:
         if control.num_runs not in (None, batch.num_runs):
             raise ValueError(f"Control holds {control.num_runs} runs, the batch {batch.num_runs}")
         cfg = self.config
-        batch = batch.select_valid(self.inputs | {"entropy"})  # entropy: the actor/entropy metric
+        batch = batch.select_valid(self._selected)
         aggregate = partial(agg_loss, mode=cfg.loss_agg_mode, run=batch.run, num_runs=batch.num_runs,
-                            loss_scale_factor=cfg.loss_scale_factor, weights=batch.weights)
+                            loss_scale_factor=cfg.loss_scale_factor, weights=batch.weights, select=False)
         policy = self.policy_loss.fn(batch, control)
         metrics: Metrics = dict(policy.metrics)
         weight, keep = None, None  # None: 1 everywhere

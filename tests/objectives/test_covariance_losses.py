@@ -10,6 +10,7 @@ from objectives_ref import batch_of, random_batch, ref_agg, ref_clip_cov, ref_kl
 
 from entropic.control import Control
 from entropic.objectives import POLICY_LOSSES, Objective, ObjectiveConfig, PolicyBatch
+from entropic.objectives.covariance import _topk_indices
 
 CLIP_COV = POLICY_LOSSES.get("clip_cov").fn
 KL_COV = POLICY_LOSSES.get("kl_cov").fn
@@ -183,3 +184,12 @@ def test_kl_cov_ratio_zero_selects_nothing_and_never_clips() -> None:
     out = KL_COV(batch, Control(kl_cov_ratio=0.0, ppo_kl_coef=1.0))
     torch.testing.assert_close(out.token_loss, -batch.advantages * torch.exp(batch.log_probs - batch.old_log_probs))
     assert out.metrics["actor/kl_cov_frac"] == 0.0
+
+
+@pytest.mark.parametrize(("n", "k"), [(7, 3), (512 * 4, 4), (512 * 4, 5), (524_288 + 77, 73), (100_000, 500)])
+def test_block_prefiltered_topk_finds_the_k_largest(n: int, k: int) -> None:
+    values = torch.randn(n, generator=torch.Generator().manual_seed(n + k))
+    values[-3:] = 10.0 + torch.arange(3.0)  # the largest entries in the partial last block
+    got = _topk_indices(values, k)
+    assert got.shape == (k,)
+    assert set(got.tolist()) == set(torch.topk(values, k).indices.tolist())
