@@ -5,10 +5,10 @@ Per rollout step::
     rollout = backend.rollout()
     adv     = compute_advantages(rollout, advantage_config)
     for epoch in range(ppo_epochs):                  # verl names
-        for mini_batch in split(rollout, ppo_mini_batch_size):
+        for mini_batch, mini_adv in split(rollout, adv, ppo_mini_batch_size):
             stats   = backend.score(mini_batch)
-            control = controller.update(observe(...), control)
-            loss, metrics = objective(PolicyBatch.from_step(...), control)
+            control = controller.update(observe(step, mini_batch, stats, mini_adv), control)
+            loss, metrics = objective(PolicyBatch.from_step(mini_batch, stats, mini_adv, generators), control)
             backend.apply(loss)
 
 Logging (``metrics.jsonl`` + TensorBoard), evaluation, checkpoints and resume, the
@@ -300,9 +300,9 @@ class Trainer:
         """Train from ``self.step`` to ``config.steps`` (or ``steps`` more), calling ``callbacks`` after every step.
 
         The last step (``config.steps - 1``), and every step whose index is a multiple of
-        ``config.eval_every``, is evaluated first (``eval/*`` metrics). Each callback's ``on_step(step, metrics)`` gets the
-        0-based index of the step just done (``self.step`` is already one past it); the run stops
-        after a step for which any callback returned True.
+        ``config.eval_every``, is evaluated first (``eval/*`` metrics). Each callback's
+        ``on_step(step, metrics)`` gets the 0-based index of the step just done (``self.step`` is
+        already one past it); the run stops after a step for which any callback returned True.
 
         Returns
         -------

@@ -1,4 +1,4 @@
-"""Exact token entropy of the full next-token distribution (METHODS §0.3, verl ``entropy_from_logits``).
+"""Exact token entropy of the full next-token distribution.
 
 ``H = logsumexp(z) - sum_v softmax(z)_v * z_v``, which equals ``-sum_v p_v log p_v`` without
 ever taking the log of a small probability. The chunked variants compute it row block by row
