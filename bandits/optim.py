@@ -10,10 +10,11 @@ Entropy law and the optimiser
 -----------------------------
 With ``sgd`` on a tabular policy the logit step is the policy-gradient step itself,
 ``dz = -lr * grad``, so the first-order entropy change is the PG form of the covariance law
-(METHODS §3.0), ``-lr Cov(log pi, pi A)`` up to the loss's normalisation. ``adam`` rescales every
-coordinate by ``1 / (sqrt(v_hat) + eps)`` (its first step is ``-lr * sign(grad)``), so its logit
-step is neither the PG step ``pi A`` nor the NPG step ``A``: only the general law
-``dH ~ -Cov(log pi, dz)`` with Adam's realised ``dz`` holds, and neither closed form does.
+(The Entropy Mechanism, arXiv 2505.22617), ``-lr Cov(log pi, pi A)`` up to the loss's
+normalisation. ``adam`` rescales every coordinate by ``1 / (sqrt(v_hat) + eps)`` (its first step
+is ``-lr * sign(grad)``), so its logit step is neither the PG step ``pi A`` nor the NPG step
+``A``: only the general law ``dH ~ -Cov(log pi, dz)`` with Adam's realised ``dz`` holds, and
+neither closed form does.
 """
 
 from __future__ import annotations

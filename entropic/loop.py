@@ -5,10 +5,10 @@ Per rollout step::
     rollout = backend.rollout()
     adv     = compute_advantages(rollout, advantage_config)
     for epoch in range(ppo_epochs):                  # verl names
-        for mini_batch in split(rollout, ppo_mini_batch_size):
+        for mini_batch, mini_adv in split(rollout, adv, ppo_mini_batch_size):
             stats   = backend.score(mini_batch)
-            control = controller.update(observe(...), control)
-            loss, metrics = objective(PolicyBatch.from_step(...), control)
+            control = controller.update(observe(step, mini_batch, stats, mini_adv), control)
+            loss, metrics = objective(PolicyBatch.from_step(mini_batch, stats, mini_adv, generators), control)
             backend.apply(loss)
 
 Logging (``metrics.jsonl`` + TensorBoard), evaluation, checkpoints and resume, the

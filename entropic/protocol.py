@@ -1,13 +1,15 @@
 """The shapes every backend and every method speak.
 
-One RL step, whatever the backend (softmax bandit, toy LM, a 7B model), is::
+One RL step, whatever the backend (softmax bandit, toy LM, a 7B model), is five moves, with the
+controller setting the knobs before the loss (:meth:`entropic.loop.Trainer.train_step`, here with
+one update per rollout batch)::
 
-    rollout = backend.rollout()                          # Rollout
-    adv     = advantages(rollout)                        # [B, T]
-    stats   = backend.score(rollout)                     # TokenStats, with grad
-    control = controller.update(observation, control)    # Control
-    loss, metrics = objective(stats, rollout, adv, control)   # loss [R]
-    backend.apply(loss)                                  # backward + optimizer step
+    rollout = backend.rollout()                                  # Rollout
+    adv     = compute_advantages(rollout, advantage_config)      # [B, T]
+    stats   = backend.score(rollout)                             # TokenStats, with grad
+    control = controller.update(observe(step, rollout, stats, adv), control)   # Control
+    loss, metrics = objective(PolicyBatch.from_step(rollout, stats, adv, generators), control)   # loss [R]
+    backend.apply(loss)                                          # backward + optimizer step
 
 Only :class:`Backend` differs between simulators and real models. Tensors are
 ``[B, T]`` with ``B`` = prompts x group size (x runs), ``T`` the padded response

@@ -1,4 +1,7 @@
-"""The entropy-change law (METHODS §3.0, §14 claim 1) against the realised change and autograd."""
+"""The entropy-change law (The Entropy Mechanism, arXiv 2505.22617) against the realised change and autograd.
+
+Claim 1 of ``entropic-laws`` checks the same law over whole runs.
+"""
 
 from __future__ import annotations
 

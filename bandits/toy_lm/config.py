@@ -47,7 +47,7 @@ class ToyLMConfig:
         Subtracted from the reward of a malformed response (no ``<eos>``, unparsable). Range ``>= 0``,
         default 0 (reward is the verifier's 0/1).
     overlong_buffer_len : int
-        L_buf of DAPO's overlong reward shaping (METHODS §9.1); 0 (default) turns it off.
+        L_buf of DAPO's overlong reward shaping (arXiv 2503.14476); 0 (default) turns it off.
         Range ``[0, max_response_len)``.
     overlong_penalty_factor : float
         DAPO's ``penalty_factor``. Range ``>= 0``, default 1.0.

@@ -219,7 +219,7 @@ def verify_batch(task: Task, dataset: Dataset, problem_ids: torch.Tensor,
 def shaped_reward(correct: torch.Tensor, well_formed: torch.Tensor, lengths: torch.Tensor, max_len: int,
                   format_penalty: float, overlong_buffer_len: int, overlong_penalty_factor: float) -> torch.Tensor:
     """Outcome reward ``[B]``: 1 if correct else 0, minus ``format_penalty`` if malformed, plus DAPO's
-    overlong shaping (METHODS §9.1) ``min(-(L - (L_max - L_buf)) / L_buf * factor, 0)`` when ``L_buf > 0``.
+    overlong shaping (arXiv 2503.14476) ``min(-(L - (L_max - L_buf)) / L_buf * factor, 0)`` when ``L_buf > 0``.
 
     ``lengths [B]`` count response tokens including ``<eos>``; ``max_len`` is ``L_max``.
     """

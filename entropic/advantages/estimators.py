@@ -1,4 +1,4 @@
-"""The advantage estimators, registered under verl's ``algorithm.adv_estimator`` names (METHODS §2).
+"""The advantage estimators, registered under verl's ``algorithm.adv_estimator`` names (verl ``core_algos``).
 
 Outcome estimators read ``s = rollout.sequence_rewards()`` ``[B]`` and return ``a[b] * mask[b, t]``.
 Groups are rows sharing ``rollout.group``; every batch-level quantity (whitening, GPG's batch size

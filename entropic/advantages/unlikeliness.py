@@ -1,4 +1,4 @@
-"""The unlikeliness reward (He, Fried, Welleck, "Rewarding the Unlikely", arXiv 2506.02355; METHODS §8.3).
+"""The unlikeliness reward (He, Fried, Welleck, "Rewarding the Unlikely", arXiv 2506.02355).
 
 GRPO reinforces the correct samples the policy already finds likely and neglects the rare
 correct ones (rank bias), which sharpens the distribution and lowers pass@k at large k. The fix
@@ -9,9 +9,9 @@ penalised most and the least likely sample of the group not at all. ``beta_rank`
 ``advantage.beta_rank`` (:class:`~entropic.advantages.config.AdvantageConfig`, default 0.5).
 
 Registered as the advantage estimator ``unlikeliness``
-(``advantage.adv_estimator=unlikeliness``). Choices the paper's text leaves open (METHODS §8.3,
-unverified): ranks are taken among all G samples of the group, ties go to the earlier row, and
-groups with fewer than two correct samples are left unchanged.
+(``advantage.adv_estimator=unlikeliness``). Choices the paper's text leaves open, made here and
+not checked against the authors' code: ranks are taken among all G samples of the group, ties go
+to the earlier row, and groups with fewer than two correct samples are left unchanged.
 """
 
 from __future__ import annotations

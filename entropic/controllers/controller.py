@@ -1,13 +1,14 @@
 """The composed controller: law x actuator x sensor, vectorised over R runs.
 
-Build one with :func:`build_controller` and call it once per optimizer step, after scoring::
+Build one with :func:`build_controller` and call it once per optimizer step, after scoring
+(as :meth:`entropic.loop.Trainer.train_step` does)::
 
     controller = build_controller(config, num_runs=R, base_control=control)
     for step in range(num_steps):
         ...                                                   # rollout, advantages, score
-        observation = Observation(step, {"entropy/mean": entropy})   # [R], globally reduced
+        observation = observe(step, rollout, stats, adv)      # readings [R], per run, of this batch
         control = controller.update(observation, control)     # the knobs for this step
-        loss, metrics = objective(stats, rollout, adv, control)
+        loss, metrics = objective(PolicyBatch.from_step(rollout, stats, adv, generators), control)
         log(controller.metrics)                               # controller/error, p, i, d, raw, output, ...
 
 ``controller.state_dict()`` goes into the checkpoint; a controller built from the same config

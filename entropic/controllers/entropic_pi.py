@@ -11,8 +11,9 @@ by the output clip). ``clamp`` skips the accumulation while alpha is clipped and
 pushes it further; ``back_calculation`` adds ``Kt (alpha - alpha_raw) / Ki`` to ``I``.
 
 The authors update per micro-batch with ``integral_scale`` = micro-batch / mini-batch size and
-keep the integral per process; here the law runs once per optimizer step on a globally reduced
-entropy (``integral_scale = 1`` gives their growth of about one error per mini-batch).
+keep the integral per process; here the law runs once per optimizer step on the entropy of the
+batch the loop scored for that step (``integral_scale = 1`` gives their growth of about one error
+per mini-batch).
 
 The law outputs the effort ``u = -alpha`` (alpha > 0 lowers entropy), so the generic metrics
 (``controller/p``, ``controller/i``, ``controller/raw``, ``controller/output``) are in effort

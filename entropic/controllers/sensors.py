@@ -3,10 +3,12 @@
 A sensor is an :class:`~entropic.protocol.Observation` key. The controller must read the same
 entropy it regulates, and say which: the name travels in the config
 (``controller.sensor.name``) and on the controller (``EntropyController.sensor``). Readings
-are per run, ``[R]``, in nats.
+are per run, ``[R]``, in nats, computed by :func:`entropic.observe.observe` over the batch (or
+mini-batch) the loop has just scored.
 
-The loop is responsible for globally reducing a reading across processes before it reaches
-the controller, so every process computes the same control.
+The loop does no cross-process reduction. An engine that spreads a batch over several processes
+must reduce the readings across them before the controller reads them; otherwise each process
+computes its control from its own shard.
 """
 
 from __future__ import annotations

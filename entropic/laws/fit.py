@@ -1,4 +1,4 @@
-"""The entropy-performance law ``R = -a exp(H) + b`` (The Entropy Mechanism, arXiv 2505.22617; METHODS §3.0).
+"""The entropy-performance law ``R = -a exp(H) + b`` (The Entropy Mechanism, Cui et al., arXiv 2505.22617).
 
 Over a training run, reward (or accuracy) ``R`` and policy entropy ``H`` trade off along
 ``R = -a e^H + b``; the law predicts the ceiling reached when entropy is exhausted,

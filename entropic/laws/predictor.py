@@ -1,8 +1,8 @@
 """The one-step entropy-change predictor of a batch, per token, and its check against a run's log.
 
 A softmax state ``s`` with logits ``z`` changes its entropy by ``-Cov_pi(log pi, dz) + O(|dz|^2)``
-under a logit step ``dz`` (METHODS §3.0). One SGD step of size ``lr`` on tabular logits with the
-token-mean REINFORCE loss ``-sum_b w_b A_b log pi(y_b | s_b) / W`` (GRPO with one update per
+under a logit step ``dz`` (The Entropy Mechanism, arXiv 2505.22617). One SGD step of size ``lr``
+on tabular logits with the token-mean REINFORCE loss ``-sum_b w_b A_b log pi(y_b | s_b) / W`` (GRPO with one update per
 batch: the ratio is 1, so the PPO surrogate has this gradient) moves state ``s`` by
 
     ``dz_s = lr sum_{b in s} (w_b / W) A_b (e_{y_b} - pi_s)``,

@@ -2,10 +2,10 @@
 
 Every token is high- or low-probability and has a positive or negative advantage. The PG-form
 contributions of :func:`entropic.laws.predictor.token_entropy_contributions` add up, so the
-predicted change of the mean entropy splits exactly into the four classes' sums. The Entropy
-Mechanism's reading (METHODS §3.0): high-probability tokens with positive advantage lower
-entropy, low-probability ones with positive advantage raise it, and the signs flip for negative
-advantages.
+predicted change of the mean entropy splits exactly into the four classes' sums. The reading of
+The Entropy Mechanism (Cui et al., arXiv 2505.22617): high-probability tokens with positive
+advantage lower entropy, low-probability ones with positive advantage raise it, and the signs flip
+for negative advantages.
 
 "High probability" is relative by default: ``pi_y >= exp(-H)``, i.e. the token is more likely
 than ``1 / perplexity`` of its state; it is exactly where the token term of the PG kernel,

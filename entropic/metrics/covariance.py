@@ -1,9 +1,10 @@
 """The batch covariance of log-prob and advantage: the sensor form of the entropy-change law.
 
-METHODS §3.0: to first order a policy step changes entropy by ``-Cov(log pi, logit step)``,
-and for a natural-gradient-like step the logit step is the advantage, so a positive
-``Cov(log pi, A)`` over the sampled tokens predicts falling entropy. This is the batch
-estimate of that covariance, the mean of the per-token terms that Clip-Cov and KL-Cov rank.
+The Entropy Mechanism (Cui et al., arXiv 2505.22617): to first order a policy step changes
+entropy by ``-Cov(log pi, logit step)``, and for a natural-gradient-like step the logit step is
+the advantage, so a positive ``Cov(log pi, A)`` over the sampled tokens predicts falling entropy.
+This is the batch estimate of that covariance, the mean of the per-token terms that Clip-Cov and
+KL-Cov rank.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One-step entropy change of a tabular softmax policy: first-order law and exact value (METHODS §3.0).
+"""One-step entropy change of a tabular softmax policy: first-order law and exact value.
 
 For ``pi = softmax(z)`` over ``K`` actions, ``dH/dz_b = -pi_b (log pi_b - E_pi[log pi])``, so a
 logit step ``dz`` changes the entropy by

@@ -2,7 +2,7 @@
 
 Both act on the tokens with the largest centred covariance between log-prob and
 advantage, ``cov = (A - mean A) * (logp - mean logp)`` over the valid tokens of
-each run (the quantity whose sum drives entropy down, METHODS §3.0):
+each run (the quantity whose sum drives entropy down):
 
 - ``clip_cov`` detaches the gradient of a random ``clip_cov_ratio`` share of the tokens
   whose covariance lies strictly inside ``(clip_cov_lb, clip_cov_ub)`` and that the PPO

@@ -2,7 +2,7 @@
 
 GPG (arXiv 2504.02546) pairs this loss with its own advantage estimator
 (``adv_estimator="gpg"``). ``reinforce`` is the same per-token loss, the natural
-base for PSR / NSR / W-REINFORCE experiments (METHODS §8.1) with
+base for PSR / NSR / W-REINFORCE experiments (Zhu et al., arXiv 2506.01347) with
 ``pos_weight``/``neg_weight`` modifiers.
 """
 

@@ -31,7 +31,8 @@ def test_grpo_raises_reward_and_collapses_entropy() -> None:
     entropy, accuracy = _trajectory(SoftmaxBanditBackend(BanditConfig(), num_runs=4), steps=300)
     assert bool((accuracy[-1] > 0.9).all()) and bool((accuracy[0] < 0.11).all())
     assert bool((entropy[-1] < 0.1 * entropy[0]).all())
-    falling = (entropy[1:] < entropy[:-1]).double().mean(0)  # METHODS §14.2: monotone decline
+    # monotone decline (The Entropy Mechanism, arXiv 2505.22617)
+    falling = (entropy[1:] < entropy[:-1]).double().mean(0)
     assert bool((falling > 0.85).all()), falling
 
 

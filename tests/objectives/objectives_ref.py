@@ -43,7 +43,7 @@ def ref_agg(loss: torch.Tensor, mask: torch.Tensor, mode: str, scale: float | No
 
 def ref_vanilla(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mask: torch.Tensor,
                 eps_low: float, eps_high: float, c: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """verl ``compute_policy_loss_vanilla`` (METHODS §1): per-token loss and metrics."""
+    """verl ``core_algos.compute_policy_loss_vanilla``: per-token loss and metrics."""
     ratio = torch.exp(torch.clamp(logp - old_logp, -20, 20))
     L1 = -A * ratio
     L2 = -A * torch.clamp(ratio, 1 - eps_low, 1 + eps_high)
@@ -61,7 +61,7 @@ def ref_vanilla(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mas
 def ref_clip_cov(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mask: torch.Tensor,
                  eps_low: float, eps_high: float, clip_cov_ratio: float, lb: float, ub: float,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """verl ``clip_cov`` (METHODS §3.1): per-token loss and the 0/1 ``corr`` tensor."""
+    """verl ``core_algos.compute_policy_loss_clip_cov``: per-token loss and the 0/1 ``corr`` tensor."""
     ratio = torch.exp(logp - old_logp)
     L1 = -A * ratio
     L2 = -A * torch.clamp(ratio, 1 - eps_low, 1 + eps_high)
@@ -82,7 +82,7 @@ def ref_clip_cov(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, ma
 
 def ref_kl_cov(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mask: torch.Tensor,
                kl_cov_ratio: float, ppo_kl_coef: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """verl ``kl_cov`` (METHODS §3.2): per-token loss and the bool selection ``[B, T]``."""
+    """verl ``core_algos.compute_policy_loss_kl_cov``: per-token loss and the bool selection ``[B, T]``."""
     lr = logp - old_logp
     ratio = torch.exp(lr)
     L_base = -A * ratio
@@ -102,7 +102,7 @@ def ref_kl_cov(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mask
 
 def ref_gspo(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mask: torch.Tensor,
              eps_low: float, eps_high: float) -> torch.Tensor:
-    """verl ``gspo`` (METHODS §4.1): per-token loss (aggregate with ``seq-mean-token-mean``)."""
+    """verl ``core_algos.compute_policy_loss_gspo``: per-token loss (aggregate with ``seq-mean-token-mean``)."""
     L_b = mask.sum(-1)
     log_s_b = ((logp - old_logp) * mask).sum(-1) / torch.clamp(L_b, min=1)
     log_s_bt = log_s_b.detach().unsqueeze(-1) + logp - logp.detach()
@@ -111,18 +111,18 @@ def ref_gspo(logp: torch.Tensor, old_logp: torch.Tensor, A: torch.Tensor, mask: 
 
 
 def ref_gpg(logp: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """verl ``gpg`` (METHODS §2.5): ``-logp * A``, no ratio and no clip."""
+    """verl ``core_algos.compute_policy_loss_gpg``: ``-logp * A``, no ratio and no clip."""
     return -logp * A
 
 
 def ref_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    """verl ``low_var_kl`` (METHODS §0.4)."""
+    """verl ``core_algos.kl_penalty`` with ``low_var_kl`` (k3)."""
     kl = torch.clamp(ref_logp - logp, -20, 20)
     return torch.clamp(torch.exp(kl) - kl - 1, -10, 10)
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """METHODS §0.3: ``logsumexp(z) - sum p z``."""
+    """verl ``torch_functional.entropy_from_logits``: ``logsumexp(z) - sum p z``."""
     p = torch.softmax(logits, -1)
     return torch.logsumexp(logits, -1) - (p * logits).sum(-1)
 
