@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -94,7 +95,7 @@ class Control:
             raise ValueError(
                 f"Control.clip_cov_lb must be < clip_cov_ub, got {self.clip_cov_lb} >= {self.clip_cov_ub}")
 
-    @property
+    @cached_property
     def num_runs(self) -> int | None:
         """R if any field is a per-run tensor, else ``None``."""
         for f in dataclasses.fields(self):

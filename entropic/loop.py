@@ -6,12 +6,13 @@ Per rollout step::
     adv     = compute_advantages(rollout, advantage_config)
     for epoch in range(ppo_epochs):                  # verl names
         for mini_batch, mini_adv in split(rollout, adv, ppo_mini_batch_size):
-            stats   = backend.score(mini_batch)
+            stats   = backend.score(mini_batch, entropy=entropy_mode)   # none / detached / grad
             control = controller.update(observe(step, mini_batch, stats, mini_adv), control)
             loss, metrics = objective(PolicyBatch.from_step(mini_batch, stats, mini_adv, generators), control)
             backend.apply(loss)
 
-Logging (``metrics.jsonl`` + TensorBoard), evaluation, checkpoints and resume, the
+:meth:`Trainer.run` repeats the step and calls the step callbacks; :meth:`Trainer.fit` is ``run``
+with logging (``metrics.jsonl`` + TensorBoard), checkpoints and a progress bar. Evaluation, resume, the
 divergence guard and ProRL's periodic reference resets live here once, for the simulators and
 the LLM backend alike.
 """

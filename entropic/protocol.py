@@ -6,7 +6,7 @@ one update per rollout batch)::
 
     rollout = backend.rollout()                                  # Rollout
     adv     = compute_advantages(rollout, advantage_config)      # [B, T]
-    stats   = backend.score(rollout)                             # TokenStats, with grad
+    stats   = backend.score(rollout, entropy="grad")             # TokenStats, with grad
     control = controller.update(observe(step, rollout, stats, adv), control)   # Control
     loss, metrics = objective(PolicyBatch.from_step(rollout, stats, adv, generators), control)   # loss [R]
     backend.apply(loss)                                          # backward + optimizer step

@@ -45,7 +45,7 @@ def select_valid(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def safe_divide(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
     """``total / count`` for a ``total`` that is 0 wherever ``count`` is: an empty run averages to 0, not NaN."""
-    return total / torch.where(count > 0, count, torch.ones_like(count))
+    return total / torch.where(count > 0, count, 1.0)
 
 
 def sum_per_run(rows: torch.Tensor, run: torch.Tensor, num_runs: int) -> torch.Tensor:

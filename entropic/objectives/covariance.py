@@ -13,8 +13,6 @@ each run (the quantity whose sum drives entropy down):
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from entropic.control import Control
@@ -141,9 +139,29 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
         perm = torch.randperm(idx.numel(), generator=generator, device=idx.device)
         chosen.append(idx[perm[:max(int(ratios[r] * counts[r]), 1)]])
     index = torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.long, device=mask.device)
-    loss = surrogate.loss
-    loss.view(-1).index_fill_(0, index, 0.0)  # detached: no loss, no gradient
+    loss = _ZeroAt.apply(surrogate.loss, index)  # detached: no loss, no gradient
     return PolicyLoss(loss, {"actor/pg_clipfrac": _selected_fraction(batch, index)})
+
+
+class _ZeroAt(torch.autograd.Function):
+    """``x`` ``[B, T]`` with the flat positions ``index`` ``[k]`` set to 0, in place, and no gradient there.
+
+    Autograd's own ``index_fill_`` copies the gradient three times on the way back; this clones it once.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(index)
+        x.view(-1).index_fill_(0, index, 0.0)
+        return x
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (index,) = ctx.saved_tensors
+        grad = grad.clone(memory_format=torch.contiguous_format)
+        grad.view(-1).index_fill_(0, index, 0.0)
+        return grad, None
 
 
 def _selected_fraction(batch: PolicyBatch, index: torch.Tensor) -> torch.Tensor:
@@ -167,19 +185,13 @@ class _PenalisedRatioLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(log_probs: torch.Tensor, log_ratio: torch.Tensor, advantages: torch.Tensor,
-                index: torch.Tensor, coef: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, log_probs: torch.Tensor, log_ratio: torch.Tensor,
+                advantages: torch.Tensor, index: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
         loss = torch.exp(log_ratio).mul_(advantages).neg_()  # -A * ratio
         penalised = log_ratio.reshape(-1)[index]  # [k]
         loss.view(-1).index_add_(0, index, coef * penalised.abs())
-        return loss, coef * (torch.sign(penalised) - penalised.abs())
-
-    @staticmethod
-    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
-                      output: tuple[torch.Tensor, torch.Tensor]) -> None:
-        loss, correction = output
-        ctx.mark_non_differentiable(correction)
-        ctx.save_for_backward(loss, inputs[3], correction)
+        ctx.save_for_backward(loss, index, coef * (torch.sign(penalised) - penalised.abs()))
+        return loss
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor,
@@ -206,7 +218,7 @@ def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     rows = torch.div(index, mask.shape[-1], rounding_mode="floor")  # [k]
     coef = knob_per_row(control.ppo_kl_coef, run)
     coef = coef[rows, 0] if isinstance(coef, torch.Tensor) else torch.full_like(index, coef, dtype=mask.dtype)
-    loss, _ = _PenalisedRatioLoss.apply(batch.log_probs, log_ratio, batch.advantages.detach(), index,
+    loss = _PenalisedRatioLoss.apply(batch.log_probs, log_ratio, batch.advantages.detach(), index,
                                         coef.to(mask.dtype))
     metrics = {
         "actor/ppo_kl": masked_mean_per_run(log_ratio.abs(), measure, run, R),

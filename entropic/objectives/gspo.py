@@ -14,8 +14,6 @@ is ``token-mean``); the paper aggregates with ``seq-mean-token-mean`` and clips 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from entropic.control import Control
@@ -45,8 +43,9 @@ class _SequenceRatioLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(log_probs: torch.Tensor, log_seq_ratio: torch.Tensor, advantages: torch.Tensor,
-                low: float | torch.Tensor, high: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, log_probs: torch.Tensor, log_seq_ratio: torch.Tensor,
+                advantages: torch.Tensor, low: float | torch.Tensor, high: float | torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         capped = torch.clamp(log_seq_ratio, max=LOG_SEQ_RATIO_MAX)  # [B, 1]
         ratio = torch.exp(capped)
         bounded = torch.clamp(ratio, min=low).clamp_(max=high)
@@ -56,14 +55,10 @@ class _SequenceRatioLoss(torch.autograd.Function):
         loss = torch.maximum(unclipped, clipped_loss)
         inside = indicator(torch.eq, bounded, ratio) * indicator(torch.eq, capped, log_seq_ratio)  # [B, 1]
         live = torch.maximum(indicator(torch.gt, unclipped, clipped_loss), inside)
-        return loss, unclipped * live, indicator(torch.gt, clipped_loss, unclipped)
-
-    @staticmethod
-    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
-                      output: tuple[torch.Tensor, ...]) -> None:
-        _, coefficient, clipped = output
-        ctx.mark_non_differentiable(coefficient, clipped)
-        ctx.save_for_backward(coefficient)
+        clipped = indicator(torch.gt, clipped_loss, unclipped)
+        ctx.mark_non_differentiable(clipped)
+        ctx.save_for_backward(unclipped.mul_(live))  # the coefficient, in place of L1
+        return loss, clipped
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor,
@@ -81,7 +76,7 @@ def gspo_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     with torch.no_grad():
         row_log_ratio = row_sum(apply_mask(batch.log_probs - batch.old_log_probs, mask))  # [B]
         log_seq_ratio = row_log_ratio / row_sum(mask).clamp(min=1.0)
-    loss, _, clipped = _SequenceRatioLoss.apply(
+    loss, clipped = _SequenceRatioLoss.apply(
         batch.log_probs, log_seq_ratio.unsqueeze(-1), batch.advantages.detach(),
         1.0 - knob_per_row(control.clip_ratio_low, run), 1.0 + knob_per_row(control.clip_ratio_high, run))
     if batch.weights is not None:

@@ -14,7 +14,7 @@ update per rollout batch the ratio is 1 and the clip is inactive.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -56,13 +56,14 @@ class _ClippedSurrogate(torch.autograd.Function):
     gradient on its closed interval and, where the two clip branches are equal (ratio inside the
     bounds, ratio 1 included), their halves add up to the whole. One measure-zero tie differs: where
     the dual bound equals the clipped loss exactly, autograd would pass half the gradient; this passes
-    all of it. Only ``log_probs`` receives a gradient.
+    all of it. Only ``log_probs`` receives a gradient. (``forward(ctx, ...)`` style: a separate
+    ``setup_context`` costs an ``inspect.signature`` call per use.)
     """
 
     @staticmethod
-    def forward(log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor,
-                low: float | torch.Tensor, high: float | torch.Tensor, clip_c: float | torch.Tensor | None,
-                log_ratio_clamp: float | None) -> tuple[torch.Tensor, ...]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, log_probs: torch.Tensor, old_log_probs: torch.Tensor,
+                advantages: torch.Tensor, low: float | torch.Tensor, high: float | torch.Tensor,
+                clip_c: float | torch.Tensor | None, log_ratio_clamp: float | None) -> tuple[torch.Tensor, ...]:
         delta = log_probs - old_log_probs
         log_ratio = delta if log_ratio_clamp is None else torch.clamp(delta, -log_ratio_clamp, log_ratio_clamp)
         ratio = torch.exp(log_ratio)
@@ -84,14 +85,9 @@ class _ClippedSurrogate(torch.autograd.Function):
             live *= indicator(torch.le, loss, upper)
             dual_clipped = indicator(torch.gt, loss, upper)
             loss = torch.minimum(loss, upper)
-        return loss, unclipped * live, clipped, dual_clipped, log_ratio
-
-    @staticmethod
-    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...],
-                      output: tuple[torch.Tensor | None, ...]) -> None:
-        _, coefficient, clipped, dual_clipped, log_ratio = output
-        ctx.mark_non_differentiable(*(t for t in (coefficient, clipped, dual_clipped, log_ratio) if t is not None))
-        ctx.save_for_backward(coefficient)
+        ctx.mark_non_differentiable(*(t for t in (clipped, dual_clipped, log_ratio) if t is not None))
+        ctx.save_for_backward(unclipped.mul_(live))  # the coefficient, in place of L1
+        return loss, clipped, dual_clipped, log_ratio
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor,
@@ -119,7 +115,7 @@ def clipped_surrogate(batch: PolicyBatch, control: Control, dual_clip: bool = Tr
     low = 1.0 - knob_per_row(control.clip_ratio_low, run)  # float, or [B, 1] per run
     high = 1.0 + knob_per_row(control.clip_ratio_high, run)
     clip_c = knob_per_row(control.clip_ratio_c, run) if dual_clip else None
-    loss, _, clipped, dual_clipped, log_ratio = _ClippedSurrogate.apply(
+    loss, clipped, dual_clipped, log_ratio = _ClippedSurrogate.apply(
         batch.log_probs, batch.old_log_probs.detach(), batch.advantages.detach(), low, high, clip_c,
         log_ratio_clamp)
     return Surrogate(loss, clipped, dual_clipped, log_ratio)
