@@ -23,6 +23,8 @@ the raw count). Entries outside the mask are selected away, not multiplied by 0:
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from entropic.reduce import apply_mask, masked_count_per_run, row_sum, safe_divide, select_valid, sum_per_run
@@ -68,25 +70,72 @@ def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.T
         The aggregated loss of each run.
     """
     check_agg_mode(mode)
+    token_sum = row_sum(apply_mask(select_valid(loss_mat, mask) if select else loss_mat, mask))  # [B]
+    return aggregate_rows(token_sum, mask, mode, run, num_runs, loss_scale_factor, weights)
+
+
+def linear_agg_loss(log_probs: torch.Tensor, pg_weight: torch.Tensor, mask: torch.Tensor, mode: str,
+                    run: torch.Tensor | None = None, num_runs: int = 1, loss_scale_factor: float | None = None,
+                    weights: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`agg_loss` of the token loss ``-pg_weight * log_probs`` without building it: ``[R]``.
+
+    Each row's masked sum is one weighted row sum of ``log_probs`` (:class:`_RowDot`), whose backward
+    is a single multiply by ``pg_weight * mask``; the arguments after ``pg_weight`` are
+    :func:`agg_loss`'s. Padding guards itself: the gradient is ``g * pg_weight * mask``, 0 on padding
+    whenever ``pg_weight`` is finite there, and a non-finite value there makes the result non-finite;
+    only then are both inputs selected and the sum taken again.
+    """
+    check_agg_mode(mode)
+    loss = _linear_rows(log_probs, pg_weight, mask, mode, run, num_runs, loss_scale_factor, weights)
+    if loss.device.type == "cpu" and math.isfinite(float(loss.detach().sum())):
+        return loss
+    return _linear_rows(select_valid(log_probs, mask), select_valid(pg_weight, mask), mask, mode, run, num_runs,
+                        loss_scale_factor, weights)
+
+
+def _linear_rows(log_probs: torch.Tensor, pg_weight: torch.Tensor, mask: torch.Tensor, mode: str,
+                 run: torch.Tensor | None, num_runs: int, loss_scale_factor: float | None,
+                 weights: torch.Tensor | None) -> torch.Tensor:
+    token_sum = _RowDot.apply(log_probs, apply_mask(pg_weight.detach(), mask)).neg()  # [B]
+    return aggregate_rows(token_sum, mask, mode, run, num_runs, loss_scale_factor, weights)
+
+
+class _RowDot(torch.autograd.Function):
+    """``sum_t x[b, t] * c[b, t]`` ``[B]`` for a detached ``c``; the gradient w.r.t. ``x`` is ``g[b] * c``."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(c)
+        return torch.linalg.vecdot(x, c)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (c,) = ctx.saved_tensors
+        return grad.unsqueeze(-1) * c, None
+
+
+def aggregate_rows(token_sum: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.Tensor | None = None,
+                   num_runs: int = 1, loss_scale_factor: float | None = None,
+                   weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The aggregation of rows whose masked token sums are ``token_sum`` ``[B]``: one loss per run ``[R]``."""
     if run is None:
-        run = torch.zeros(loss_mat.shape[0], dtype=torch.long, device=loss_mat.device)
+        run = torch.zeros(mask.shape[0], dtype=torch.long, device=mask.device)
 
     def total(rows: torch.Tensor) -> torch.Tensor:
         """Per-run sum ``[R]`` of row values ``[B]``, weighted by ``weights`` when given."""
         return sum_per_run(rows if weights is None else weights * rows, run, num_runs)
 
-    token_sum = row_sum(apply_mask(select_valid(loss_mat, mask) if select else loss_mat, mask))  # [B]
     if mode == "token-sum":
         return total(token_sum)
     if mode == "token-mean":
         tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(row_sum(mask))
         return safe_divide(total(token_sum), tokens)
     lengths = row_sum(mask)  # [B]
-    valid_seqs = total((lengths > 0).to(loss_mat.dtype))
+    valid_seqs = total((lengths > 0).to(token_sum.dtype))
     if mode == "seq-mean-token-mean":
         return safe_divide(total(token_sum / (lengths + 1e-8)), valid_seqs)
     seq_mean = safe_divide(total(token_sum), valid_seqs)
     if mode == "seq-mean-token-sum":
         return seq_mean
-    scale = float(loss_mat.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
+    scale = float(mask.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
     return seq_mean / scale

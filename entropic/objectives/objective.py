@@ -17,7 +17,7 @@ from functools import partial
 import torch
 
 from entropic.control import Control
-from entropic.objectives.aggregation import agg_loss
+from entropic.objectives.aggregation import agg_loss, linear_agg_loss
 from entropic.objectives.batch import PolicyBatch
 from entropic.objectives.config import ObjectiveConfig
 from entropic.objectives.registry import MODIFIERS, POLICY_LOSSES, TERMS, Metrics, Part
@@ -89,8 +89,13 @@ class Objective:
             if part.selects:
                 keep = w if keep is None else keep * w
             metrics.update(part_metrics)
-        token_loss = policy.token_loss if weight is None else policy.token_loss * weight
-        pg_loss = aggregate(token_loss, batch.mask)
+        if policy.pg_weight is not None:  # -w * logp: one weighted row sum
+            pg_weight = policy.pg_weight if weight is None else policy.pg_weight * weight.detach()
+            pg_loss = linear_agg_loss(batch.log_probs, pg_weight, batch.mask, cfg.loss_agg_mode, batch.run,
+                                      batch.num_runs, cfg.loss_scale_factor, batch.weights)
+        else:
+            token_loss = policy.token_loss if weight is None else policy.token_loss * weight
+            pg_loss = aggregate(token_loss, batch.mask)
         loss = pg_loss
         if keep is None and self.terms:
             keep = torch.ones_like(batch.mask)

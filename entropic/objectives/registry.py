@@ -35,18 +35,28 @@ Metrics = dict[str, torch.Tensor]
 
 @dataclass
 class PolicyLoss:
-    """A policy-gradient loss before aggregation.
+    """A policy-gradient loss before aggregation: its token loss, or its coefficient when it is linear.
 
     Attributes
     ----------
-    token_loss : FloatTensor [B, T]
-        Per-token loss.
+    token_loss : FloatTensor [B, T], optional
+        Per-token loss, differentiable w.r.t. the log-probs.
     metrics : dict[str, FloatTensor [R]]
         Diagnostics (clip fractions, ...), per run.
+    pg_weight : FloatTensor [B, T], optional
+        Instead of ``token_loss``, for a REINFORCE-type loss: the token loss is
+        ``-pg_weight * log_probs`` with ``pg_weight`` detached (the advantage). The objective then
+        aggregates it as one weighted row sum, with a one-multiply backward, and never builds the
+        token loss (:func:`~entropic.objectives.aggregation.linear_agg_loss`).
     """
 
-    token_loss: torch.Tensor
+    token_loss: torch.Tensor | None = None
     metrics: Metrics = field(default_factory=dict)
+    pg_weight: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if (self.token_loss is None) == (self.pg_weight is None):
+            raise ValueError("PolicyLoss needs exactly one of token_loss and pg_weight")
 
 
 class PolicyLossFn(Protocol):

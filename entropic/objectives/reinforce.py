@@ -13,8 +13,12 @@ from entropic.objectives.batch import PolicyBatch
 from entropic.objectives.registry import PolicyLoss, register_policy_loss
 
 
-@register_policy_loss("reinforce", inputs=("log_probs", "advantages"))
-@register_policy_loss("gpg", inputs=("log_probs", "advantages"))
+@register_policy_loss("reinforce", inputs=())
+@register_policy_loss("gpg", inputs=())
 def reinforce_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
-    """Per-token ``-A * logp``; its gradient is the REINFORCE estimator ``-A * grad logp``."""
-    return PolicyLoss(-batch.advantages * batch.log_probs)
+    """Per-token ``-A * logp``, given as its weight ``A``; the gradient is the REINFORCE estimator.
+
+    It declares no inputs to check: :func:`~entropic.objectives.aggregation.linear_agg_loss` guards
+    its own padding (a finite result proves the gradient is 0 there).
+    """
+    return PolicyLoss(pg_weight=batch.advantages.detach())

@@ -7,6 +7,7 @@ import torch
 from objectives_ref import ref_agg
 
 from entropic.objectives import AGG_MODES, agg_loss
+from entropic.objectives.aggregation import linear_agg_loss
 
 # Row 2 has an empty mask; T = 3.
 LOSS = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
@@ -89,3 +90,20 @@ def test_unknown_mode_names_field_and_allowed_values() -> None:
     with pytest.raises(ValueError, match="loss_agg_mode") as info:
         agg_loss(LOSS, MASK, "seq-mean")
     assert "token-mean" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", AGG_MODES)
+def test_linear_aggregation_equals_the_aggregated_token_loss(mode: str) -> None:
+    g = torch.Generator().manual_seed(11)
+    logp = -torch.rand(7, 5, generator=g, dtype=torch.float64)
+    coefficient = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    mask = (torch.rand(7, 5, generator=g) > 0.3).double()
+    mask[3] = 0.0
+    run, weights = torch.tensor([0, 1, 0, 1, 1, 0, 1]), torch.rand(7, generator=g, dtype=torch.float64) + 0.5
+    fused_x, plain_x = logp.clone().requires_grad_(), logp.clone().requires_grad_()
+    fused = linear_agg_loss(fused_x, coefficient, mask, mode, run, 2, 3.0, weights)
+    plain = agg_loss(-coefficient * plain_x, mask, mode, run, 2, 3.0, weights)
+    torch.testing.assert_close(fused, plain, rtol=1e-12, atol=1e-12)
+    (fused * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
+    (plain * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
+    torch.testing.assert_close(fused_x.grad, plain_x.grad, rtol=1e-12, atol=1e-12)
