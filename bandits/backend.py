@@ -30,7 +30,7 @@ from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode
 from entropic.segments import memo
 from entropic.sims.config import BanditConfig
-from entropic.sims.optim import apply_per_run, make_optimizer
+from entropic.sims.optim import backward_per_run, make_optimizer, step_per_run
 from entropic.sims.policy import BanditPolicy
 from entropic.sims.prior import initial_prior
 from entropic.sims.rng import sample_categorical, uniform
@@ -259,8 +259,12 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             row_logits = self.policy.logits().reshape(-1, K).index_select(0, positions).view(B, T, K)
         return TokenStats(log_probs=token_log_probs.view(B, T), entropy=token_entropy, logits=row_logits)
 
-    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate the per-run loss ``[R]``, adding to each run's gradient."""
+        backward_per_run(loss, self.num_runs)
+
+    def step(self) -> dict[str, torch.Tensor]:
+        """Clip each run's gradient, step each run's optimiser, clear the gradients.
 
         Returns
         -------
@@ -268,7 +272,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             ``grad/norm``: each run's gradient L2 norm before clipping.
         """
         params = list(self.policy.params.values())
-        norm = apply_per_run(loss, params, self.optimizer, self.lr, self.config.max_grad_norm)
+        norm = step_per_run(params, self.optimizer, self.lr, self.config.max_grad_norm)
         self.step_count += 1
         return {"grad/norm": norm}
 

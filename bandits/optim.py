@@ -61,18 +61,24 @@ def clip_per_run(grads: list[torch.Tensor], max_norm: float | None) -> tuple[lis
     return [grad * _per_run(coef, grad) for grad in grads], norm
 
 
-def apply_per_run(loss: torch.Tensor, params: list[torch.Tensor], optimizer: SGD | Adam, lr: torch.Tensor,
-                  max_grad_norm: float | None) -> torch.Tensor:
-    """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.
+def backward_per_run(loss: torch.Tensor, num_runs: int) -> None:
+    """Back-propagate the per-run loss ``[R]``, adding to the gradients (the simulators' ``Backend.backward``).
 
-    The shared body of the simulators' ``Backend.apply``; returns each run's gradient norm ``[R]``
-    before clipping.
+    Summing the runs' losses gives each run the gradient of its own loss: no parameter is shared.
     """
-    num_runs = lr.shape[0]
     if tuple(loss.shape) != (num_runs,):
-        raise ValueError(f"apply needs one loss per run, shape [{num_runs}], got {list(loss.shape)}")
+        raise ValueError(f"backward needs one loss per run, shape [{num_runs}], got {list(loss.shape)}")
     if loss.requires_grad:
         loss.sum().backward()
+
+
+def step_per_run(params: list[torch.Tensor], optimizer: SGD | Adam, lr: torch.Tensor,
+                 max_grad_norm: float | None) -> torch.Tensor:
+    """Clip each run's accumulated gradient, step each run's optimiser, clear the gradients.
+
+    The shared body of the simulators' ``Backend.step``; returns each run's gradient norm ``[R]``
+    before clipping.
+    """
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
     grads, norm = clip_per_run(grads, max_grad_norm)
     optimizer.step(params, grads, lr)

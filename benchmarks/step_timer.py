@@ -32,7 +32,8 @@ def time_moves(backend: Backend, steps: int) -> dict[str, float]:
         marks.append(time.perf_counter())
         loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
         marks.append(time.perf_counter())
-        backend.apply(loss)
+        backend.backward(loss)
+        backend.step()
         marks.append(time.perf_counter())
         if step:
             for name, begin, end in zip(MOVES, marks[:-1], marks[1:], strict=True):

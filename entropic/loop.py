@@ -9,7 +9,8 @@ Per rollout step::
             stats   = backend.score(mini_batch, entropy=entropy_mode)   # none / detached / grad
             control = controller.update(observe(step, mini_batch, stats, mini_adv), control)
             loss, metrics = objective(PolicyBatch.from_step(mini_batch, stats, mini_adv, generators), control)
-            backend.apply(loss)
+            backend.backward(loss)                   # per micro-batch, when there are several
+            backend.step()
 
 :meth:`Trainer.run` repeats the step and calls the step callbacks; :meth:`Trainer.fit` is ``run``
 with logging (``metrics.jsonl`` + TensorBoard), checkpoints and a progress bar. Evaluation, resume, the
@@ -272,7 +273,8 @@ class Trainer:
                 batch = PolicyBatch.from_step(mini_batch, stats, mini_adv, self.generators)
                 loss, objective_metrics = self.objective(batch, self.control)
                 metrics.update(objective_metrics)
-                metrics.update(self.backend.apply(self._guard(loss, objective_metrics.get("actor/entropy"))))
+                self.backend.backward(self._guard(loss, objective_metrics.get("actor/entropy")))
+                metrics.update(self.backend.step())
                 if not on_policy:
                     on_policy = dict(observation.values)
                     on_policy["entropy/cov_logp_adv"] = logp_advantage_covariance(

@@ -9,7 +9,7 @@ one update per rollout batch)::
     stats   = backend.score(rollout, entropy="grad")             # TokenStats, with grad
     control = controller.update(observe(step, rollout, stats, adv), control)   # Control
     loss, metrics = objective(PolicyBatch.from_step(rollout, stats, adv, generators), control)   # loss [R]
-    backend.apply(loss)                                          # backward + optimizer step
+    backend.backward(loss); backend.step()                       # gradients, then one optimizer step
 
 Only :class:`Backend` differs between simulators and real models. Tensors are
 ``[B, T]`` with ``B`` = prompts x group size (x runs), ``T`` the padded response
@@ -258,8 +258,10 @@ class Backend(Protocol):
     - ``score(rollout, entropy)`` recomputes log-probs under the current parameters, with grad,
       and the full-distribution token entropy as ``entropy`` asks (:data:`ENTROPY_MODES`): not at
       all, detached (for sensors and logging) or with grad (for an entropy term).
-    - ``apply(loss)`` takes the per-run loss ``[R]``, back-propagates and steps each run's
-      optimizer on its own loss; it returns per-run diagnostics (``"grad/norm"``, ...).
+    - ``backward(loss)`` takes a per-run loss ``[R]`` and adds its gradient to each run's; the loop
+      calls it once per micro-batch, so its normalisers are the whole mini-batch's.
+    - ``step()`` clips each run's accumulated gradient, steps each run's optimizer, clears the
+      gradients, and returns per-run diagnostics (``"grad/norm"``, ...).
     - ``evaluate()`` returns per-run evaluation metrics ``[R]`` (``"eval/pass@1"``, ...).
     - ``state_dict()`` / ``load_state_dict()`` hold everything needed to resume to the same
       trajectory: parameters, optimizer, RNG streams (and the reference, once reset).
@@ -277,7 +279,9 @@ class Backend(Protocol):
 
     def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats: ...
 
-    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]: ...
+    def backward(self, loss: torch.Tensor) -> None: ...
+
+    def step(self) -> dict[str, torch.Tensor]: ...
 
     def evaluate(self) -> dict[str, torch.Tensor]: ...
 

@@ -25,7 +25,7 @@ import torch
 
 from entropic.metrics import entropy_from_logits, pass_at_k, pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode
-from entropic.sims.optim import SGD, Adam, apply_per_run
+from entropic.sims.optim import SGD, Adam, backward_per_run, step_per_run
 from entropic.sims.rng import uniform
 from entropic.sims.runs import PerRunLearningRate, run_seeds
 from entropic.sims.toy_lm.config import ToyLMConfig
@@ -191,8 +191,12 @@ class ToyLMBackend(PerRunLearningRate):
         return TokenStats(log_probs=log_probs * mask, entropy=None if entropy is None else entropy * mask,
                           logits=logits if self.config.return_logits else None)
 
-    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Back-propagate the per-run loss ``[R]``, clip each run's gradient, step each run's optimiser.
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate the per-run loss ``[R]``, adding to each run's gradient."""
+        backward_per_run(loss, self.num_runs)
+
+    def step(self) -> dict[str, torch.Tensor]:
+        """Clip each run's gradient, step each run's optimiser, clear the gradients.
 
         Returns
         -------
@@ -201,7 +205,7 @@ class ToyLMBackend(PerRunLearningRate):
             ``response/clip_frac`` (share cut at ``max_response_len``), ``response/accuracy``
             (noise-free correct share) and ``response/format_ok`` (well-formed share).
         """
-        norm = apply_per_run(loss, list(self.params.values()), self.optimizer, self.lr, self.config.max_grad_norm)
+        norm = step_per_run(list(self.params.values()), self.optimizer, self.lr, self.config.max_grad_norm)
         self.step_count += 1
         return {"grad/norm": norm, **self._response_stats}
 

@@ -233,7 +233,8 @@ def one_step_probe(trainer: Trainer) -> dict[str, torch.Tensor]:
     before = stats.logits.detach().clone()
     loss, _ = trainer.objective(PolicyBatch.from_step(rollout, stats, advantages, trainer.generators),
                                 trainer.control)
-    backend.apply(loss)
+    backend.backward(loss)
+    backend.step()
     after = backend.score(rollout, entropy="none").logits.detach().clone()
     return {"before": before, "after": after, "tokens": rollout.tokens, "advantages": advantages,
             "mask": rollout.mask, "run": rollout.run_ids()}

@@ -23,7 +23,8 @@ def train(backend: SoftmaxBanditBackend, steps: int, objective: Objective | None
         advantages = compute_advantages(rollout, advantage)
         stats = backend.score(rollout, entropy="grad" if objective.needs_entropy else "none")
         loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
-        backend.apply(loss)
+        backend.backward(loss)
+        backend.step()
         losses.append(loss.detach())
     return torch.stack(losses)
 

@@ -56,7 +56,8 @@ def test_sgd_step_moves_logits_by_lr_times_the_pg_step() -> None:
     before = backend.policy.logits().detach()[:, :, 0].clone()
     step = pg_logit_step(before, exact_grpo_advantages(backend), lr.view(2, 1, 1) / 4)
     loss, _ = loss_and_rollout(backend, REINFORCE)
-    backend.apply(loss)
+    backend.backward(loss)
+    backend.step()
     assert torch.allclose(backend.policy.logits().detach()[:, :, 0] - before, step, atol=1e-13)
 
 
@@ -81,7 +82,8 @@ def _one_step_entropy_change(optimizer: str, lr: float, **task: float) -> tuple[
     advantages = exact_grpo_advantages(backend)
     before = backend.evaluate()["eval/entropy"]
     loss, _ = loss_and_rollout(backend, REINFORCE)
-    backend.apply(loss)
+    backend.backward(loss)
+    backend.step()
     observed = float((backend.evaluate()["eval/entropy"] - before)[0])
     # token-mean over P prompts: the logit step is (lr / P) pi (A - E A), and eval/entropy averages prompts
     pg_law = float(predicted_entropy_change_pg(logits, advantages, lr / 4).mean())
@@ -114,6 +116,7 @@ def test_first_adam_step_is_lr_times_the_gradient_sign(lr: float) -> None:
     before = backend.policy.params["logits"].detach().clone()
     loss, _ = loss_and_rollout(backend, REINFORCE)
     (grad,) = torch.autograd.grad(loss.sum(), backend.policy.params["logits"], retain_graph=True)
-    backend.apply(loss)
+    backend.backward(loss)
+    backend.step()
     expected = -lr * grad / (grad.abs() + backend.config.adam_eps)
     assert torch.allclose(backend.policy.params["logits"].detach() - before, expected, atol=1e-12)

@@ -72,17 +72,18 @@ def test_state_dict_is_a_snapshot_and_checks_shapes() -> None:
         SoftmaxBanditBackend(BanditConfig(**SMALL), num_runs=3).load_state_dict(state)
 
 
-def test_apply_returns_per_run_grad_norm_and_clips() -> None:
+def test_step_returns_per_run_grad_norm_and_clips() -> None:
     config = BanditConfig(**SMALL, max_grad_norm=1e-3, lr=1.0, dtype="float64")
     backend = SoftmaxBanditBackend(config, num_runs=2)
     before = backend.policy.params["logits"].detach().clone()
     loss, _ = loss_and_rollout(backend, Objective(ObjectiveConfig()))
-    metrics = backend.apply(loss)
+    backend.backward(loss)
+    metrics = backend.step()
     assert metrics["grad/norm"].shape == (2,) and bool((metrics["grad/norm"] > 1e-3).all())
     moved = (backend.policy.params["logits"].detach() - before).flatten(1).norm(dim=-1)
     assert torch.allclose(moved, torch.full((2,), 1e-3, dtype=torch.float64), rtol=1e-3)
-    with pytest.raises(ValueError, match=r"apply needs one loss per run, shape \[2\]"):
-        backend.apply(loss.detach().sum())
+    with pytest.raises(ValueError, match=r"backward needs one loss per run, shape \[2\]"):
+        backend.backward(loss.detach().sum())
 
 
 def test_evaluate_pass_at_k_is_the_per_prompt_closed_form() -> None:
@@ -120,7 +121,8 @@ def _prompt_zero_update(parameterization: str) -> torch.Tensor:
     stats = backend.score(rollout, entropy="none")
     advantages = torch.where(rollout.prompts == 0, 1.0, 0.0).double().unsqueeze(-1)
     loss = -(advantages * stats.log_probs).sum().unsqueeze(0)
-    backend.apply(loss)
+    backend.backward(loss)
+    backend.step()
     return (backend.policy.logits().detach() - before)[0].flatten(1).norm(dim=-1)
 
 

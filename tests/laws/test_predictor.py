@@ -89,7 +89,8 @@ def sgd_step_on_bandit(lr: float, mode: str) -> tuple[torch.Tensor, torch.Tensor
     quadrants = quadrant_entropy_change(*common)
     before = entropy_from_logits(backend.policy.logits().detach()).mean((1, 2))  # [R]
     loss, _ = Objective(ObjectiveConfig())(PolicyBatch.from_step(rollout, stats, advantages), Control())
-    backend.apply(loss)
+    backend.backward(loss)
+    backend.step()
     after = entropy_from_logits(backend.policy.logits().detach()).mean((1, 2))
     return predicted, after - before, sum(quadrants[q] for q in QUADRANTS)
 

@@ -138,18 +138,19 @@ def test_state_dict_round_trip_mid_run_is_bit_identical(tiny) -> None:
         ToyLMBackend(config, num_runs=3).load_state_dict(backend.state_dict())
 
 
-def test_apply_checks_the_loss_shape_and_reports_per_run_diagnostics(tiny) -> None:
+def test_backward_checks_the_loss_shape_and_step_reports_per_run_diagnostics(tiny) -> None:
     backend = ToyLMBackend(tiny(), num_runs=2)
     rollout = backend.rollout()
     stats = backend.score(rollout, entropy="none")
     assert stats.entropy is None
     loss = -(stats.log_probs * rollout.mask).sum(-1).view(2, -1).mean(-1)
-    metrics = backend.apply(loss)
+    backend.backward(loss)
+    metrics = backend.step()
     assert set(metrics) == {"grad/norm", "response/length_mean", "response/clip_frac", "response/accuracy",
                             "response/format_ok"}
     assert all(value.shape == (2,) for value in metrics.values())
-    with pytest.raises(ValueError, match=r"apply needs one loss per run, shape \[2\]"):
-        backend.apply(loss.sum())
+    with pytest.raises(ValueError, match=r"backward needs one loss per run, shape \[2\]"):
+        backend.backward(loss.sum())
     with pytest.raises(ValueError, match="lr must be > 0"):
         ToyLMBackend(tiny(), num_runs=2, lr=[1e-3, 0.0])
 

@@ -29,6 +29,7 @@ def train(backend: ToyLMBackend, steps: int, objective: Objective | None = None,
         advantages = compute_advantages(rollout, GRPO)
         stats = backend.score(rollout, entropy="grad" if objective.needs_entropy else "none")
         loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
-        backend.apply(loss)
+        backend.backward(loss)
+        backend.step()
         losses.append(loss.detach())
     return torch.stack(losses)

@@ -42,7 +42,7 @@ class LinearPlantBackend:
     """R runs of ``A(q) y = B(q) (c - C0) + const`` (at rest at Y0); the coefficient c is read off the gradient.
 
     ``score`` reports entropy ``y_k + w`` with a zero parameter ``w``; the entropy bonus makes
-    ``d loss / d w = -c``, so ``apply`` recovers exactly the coefficient the objective used. The
+    ``d loss / d w = -c``, so ``backward`` recovers exactly the coefficient the objective used. The
     reported entropy is scaled by ``(ROWS + EPS) / ROWS`` to undo verl's ``+EPS`` guard of the masked
     mean, so the sensor reads ``y_k`` to rounding error.
     """
@@ -68,8 +68,11 @@ class LinearPlantBackend:
         entropy = (self.y[-1][rollout.run_ids()][:, None] + w) * ((ROWS + EPS) / ROWS)
         return TokenStats(log_probs=rollout.old_log_probs + 0.0 * w, entropy=entropy)
 
-    def apply(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-        (grad,) = torch.autograd.grad(loss.sum(), self.w)
+    def backward(self, loss: torch.Tensor) -> None:
+        (self.grad,) = torch.autograd.grad(loss.sum(), self.w)
+
+    def step(self) -> dict[str, torch.Tensor]:
+        grad = self.grad
         self.du.append(-grad.detach() - C0)
         m, k = self.model, len(self.y)
         value = torch.full((self.num_runs,), (1.0 + sum(m.a)) * Y0, dtype=torch.float64)
