@@ -2,12 +2,17 @@
 
 A checkpoint is one ``torch.save`` of a nested state dict, written to a temporary
 file in the same directory and moved into place with :func:`os.replace`. The
-newest complete checkpoint is found by step number.
+newest complete checkpoint is found by step number. Checkpoints are read with
+``weights_only=True``: tensors and plain containers only, so opening someone else's
+run directory cannot execute code; a file that cannot be read is skipped, with a
+warning naming it, for the older one beside it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import torch
 
 _NAME = re.compile(r"^step_(\d+)\.pt$")
+log = logging.getLogger(__name__)
 
 
 def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
@@ -42,8 +48,19 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
 
 
 def load_latest_checkpoint(directory: str | Path) -> dict[str, Any] | None:
-    """The newest checkpoint's state, or ``None`` when there is none."""
-    paths = list_checkpoints(directory)
-    if not paths:
-        return None
-    return torch.load(paths[-1], weights_only=False)
+    """The newest checkpoint that loads, or ``None`` when there is none.
+
+    Raises ``ValueError`` naming every file when checkpoints exist but none can be read
+    (truncated, corrupt, or holding objects other than tensors and plain containers).
+    """
+    failures = []
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            return torch.load(path, weights_only=True)
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+            log.warning("checkpoint %s cannot be read (%s: %s); trying an older one", path, type(error).__name__,
+                        str(error).splitlines()[0] if str(error) else "")
+            failures.append(f"{path}: {type(error).__name__}")
+    if failures:
+        raise ValueError(f"no checkpoint in {directory} can be read: {'; '.join(failures)}")
+    return None

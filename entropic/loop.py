@@ -114,6 +114,10 @@ class TrainerConfig:
             raise ValueError(f"trainer.ppo_mini_batch_size must be >= 1 or null, got {self.ppo_mini_batch_size}")
 
 
+BEST_METRICS = ("reward/mean", "eval/pass@1")
+"""Metrics whose best value over the run goes into ``summary.json``."""
+
+
 class TrainerCallback(Protocol):
     """Called by :meth:`Trainer.run` after every step (as transformers' ``TrainerCallback``)."""
 
@@ -170,7 +174,7 @@ class Trainer:
         self.step = 0
         self.optimizer_step = 0
         self.diverged_at = torch.full((self.num_runs,), -1, dtype=torch.long, device=self.device)
-        self.best: dict[str, float] = {}
+        self.best: dict[str, torch.Tensor] = {}  # metric -> each run's best finite value so far [R]
         self._pending_histogram: torch.Tensor | None = None
         self._last_entropy: torch.Tensor | None = None
         self._check_knobs()
@@ -351,22 +355,31 @@ class Trainer:
             logging_callback.close()
         elapsed = time.perf_counter() - started_at
         summary = self.summary(metrics or {}, elapsed, self.step - start)
-        (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
         return summary
 
     def _track_best(self, metrics: dict[str, torch.Tensor]) -> None:
-        for name in ("reward/mean", "eval/pass@1"):
+        """Each run's best finite value so far of the headline metrics (``-inf`` until it has one)."""
+        for name in BEST_METRICS:
             if name in metrics:
-                value = float(metrics[name].mean())
-                self.best[name] = max(self.best.get(name, -math.inf), value)
+                value = metrics[name].detach().double().cpu()
+                value = torch.where(torch.isfinite(value), value, -math.inf)
+                self.best[name] = value if name not in self.best else torch.maximum(self.best[name], value)
 
     def summary(self, metrics: dict[str, torch.Tensor], seconds: float, steps: int) -> dict[str, Any]:
-        """Final metrics (mean over runs and per run), best values, wall time and throughput."""
-        final = {name: _finite_or_none(float(value.double().nanmean())) for name, value in metrics.items()}
+        """Final and best metrics, wall time and throughput, all strict-JSON (``None`` for a non-finite value).
+
+        ``final`` and ``best`` are means over the runs that have not diverged, of their finite values;
+        ``final_per_run`` and ``best_per_run`` list every run, and ``diverged_at_step`` says which runs
+        went non-finite and when (-1: never).
+        """
+        healthy = (self.diverged_at < 0).cpu()
         return {
-            "steps": self.step, "num_runs": self.num_runs, "final": final, "best": self.best,
-            "final_per_run": {name: [_finite_or_none(v) for v in value.double().tolist()]
-                              for name, value in metrics.items()},
+            "steps": self.step, "num_runs": self.num_runs,
+            "final": {name: _healthy_mean(value, healthy) for name, value in metrics.items()},
+            "best": {name: _healthy_mean(value, healthy) for name, value in self.best.items()},
+            "final_per_run": {name: _per_run(value) for name, value in metrics.items()},
+            "best_per_run": {name: _per_run(value) for name, value in self.best.items()},
             "diverged_at_step": self.diverged_at.tolist(), "wall_time_s": seconds,
             "steps_per_s": steps / seconds if seconds > 0 else None,
             "run_steps_per_s": steps * self.num_runs / seconds if seconds > 0 else None,
@@ -390,7 +403,8 @@ class Trainer:
         for generator, generator_state in zip(self.generators, state["generators"], strict=True):
             generator.set_state(generator_state)
         self.diverged_at = state["diverged_at"].clone()
-        self.best = dict(state["best"])
+        self.best = {name: torch.as_tensor(value, dtype=torch.float64).expand(self.num_runs).clone()
+                     for name, value in state["best"].items()}
         self._last_entropy = state["last_entropy"]
 
     def save(self) -> Path:
@@ -439,6 +453,18 @@ class _RunLogging:
 def _finite_or_none(value: float) -> float | None:
     """JSON has no infinity or NaN: such values are written as null."""
     return value if math.isfinite(value) else None
+
+
+def _per_run(values: torch.Tensor) -> list[float | None]:
+    """Every run's value ``[R]`` for JSON (null where non-finite)."""
+    return [_finite_or_none(v) for v in values.detach().double().cpu().tolist()]
+
+
+def _healthy_mean(values: torch.Tensor, healthy: torch.Tensor) -> float | None:
+    """Mean of the finite values ``[R]`` of the runs that have not diverged; None when there is none."""
+    kept = values.detach().double().cpu()[healthy]
+    kept = kept[torch.isfinite(kept)]
+    return float(kept.mean()) if kept.numel() else None
 
 
 def _differs(value: float | torch.Tensor, default: float | torch.Tensor) -> bool:

@@ -117,6 +117,24 @@ def test_one_diverging_run_does_not_stop_the_others(make_config, tmp_path: Path)
     assert summary["final_per_run"]["eval/pass@1"][0] > 0
 
 
+def test_summary_reports_diverged_runs_apart_in_strict_json(make_config, tmp_path: Path) -> None:
+    trainer = build_trainer(make_config("objective=entropy_bonus", "num_runs=3", "control.entropy_coeff=[0.0,1e30,0.0]",
+                                        "backend.lr=[32.0,1e38,32.0]", "trainer.steps=5", "trainer.eval_every=1"),
+                            tmp_path)
+    summary = trainer.fit(progress=False)
+    written = json.loads((tmp_path / "summary.json").read_text(),
+                         parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
+    assert written == json.loads(json.dumps(summary))
+    assert summary["diverged_at_step"] == [-1, 1, -1]
+    for section in ("final", "best"):  # means over the healthy runs 0 and 2, whatever run 1 froze at
+        per_run = summary[f"{section}_per_run"]
+        for name, value in summary[section].items():
+            healthy = [per_run[name][0], per_run[name][2]]
+            if None not in healthy:
+                assert value == pytest.approx(sum(healthy) / 2), (section, name)
+    assert summary["best"]["eval/pass@1"] > 0.5  # not -inf from the diverged run
+
+
 def test_the_controller_view_zeroes_non_finite_readings_and_diverged_runs() -> None:
     observation = Observation(3, {"a": torch.tensor([1.0, float("nan"), 2.0]),
                                   "b": torch.tensor([float("inf"), 5.0, -1.0])})
