@@ -413,9 +413,17 @@ class Trainer:
         return save_checkpoint(self.output_dir / "checkpoints", self.step, self.state_dict())
 
     def resume(self) -> bool:
-        """Load the newest checkpoint, if any, and cut ``metrics.jsonl`` back to it."""
+        """Load the newest checkpoint and cut ``metrics.jsonl`` back to it.
+
+        Without a checkpoint the run starts again from step 0, and the steps logged before the kill
+        are dropped (said in a warning): nothing could reproduce them.
+        """
         state = load_latest_checkpoint(self.output_dir / "checkpoints")
         if state is None:
+            if self.run_log.path.exists() and self.run_log.path.stat().st_size:
+                log.warning("no checkpoint in %s: starting again from step 0; the steps logged before are dropped",
+                            self.output_dir / "checkpoints")
+            self.run_log.truncate_after(-1)
             return False
         self.load_state_dict(state)
         self.run_log.truncate_after(self.step - 1)

@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 HEADLINE = ("reward/mean", "eval/pass@1", "entropy/mean", "eval/entropy")
 
 
+RUN_FILES = ("metrics.jsonl", "checkpoints", "summary.json")
+"""What makes a directory hold a run (Hydra's own ``.hydra/`` and log are written first and do not count)."""
+
+
 def train(cfg: DictConfig, output_dir: str | Path) -> dict:
-    """Build and run one training job in ``output_dir``; resume when ``cfg.resume`` names a run."""
+    """Build and run one training job in ``output_dir``; resume when ``cfg.resume`` names a run.
+
+    A new run refuses a directory that already holds one, before writing anything.
+    """
     if cfg.get("resume"):
         output_dir = Path(cfg.resume)
         saved = output_dir / "config.yaml"
@@ -37,8 +44,14 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict:
             raise ValueError(f"resume={cfg.resume!r}: no config.yaml there (not an entropic-train output dir)")
         cfg = load_run_config(saved)
         cfg.resume = None
-    trainer = build_trainer(cfg, output_dir)
-    trainer.resume()
+        trainer = build_trainer(cfg, output_dir)
+        trainer.resume()
+    else:
+        held = [name for name in RUN_FILES if (Path(output_dir) / name).exists()]
+        if held:
+            raise ValueError(f"{output_dir} already holds a run ({', '.join(held)}): continue it with "
+                             f"resume={output_dir}, or give this run another hydra.run.dir")
+        trainer = build_trainer(cfg, output_dir)
     return trainer.fit(progress=sys.stderr.isatty())
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
+
+from entropic.cli.train import train
 
 ARGS = ["trainer.steps=300", "trainer.checkpoint_every=25", "trainer.eval_every=40", "trainer.tensorboard=false",
         "backend.num_prompts=16", "objective=dapo", "trainer.ppo_mini_batch_size=8", "num_runs=2",
@@ -45,3 +50,26 @@ def test_sigkill_then_resume_reproduces_the_unbroken_run(tmp_path: Path) -> None
     expected, got = _lines(tmp_path / "unbroken" / "metrics.jsonl"), _lines(killed_dir / "metrics.jsonl")
     assert [row["step"] for row in got] == list(range(300))
     assert got == expected
+
+
+def _config(make_config, *overrides: str):
+    return make_config("trainer.steps=6", "trainer.checkpoint_every=4", *overrides)
+
+
+def test_a_new_run_refuses_a_directory_holding_a_run(make_config, tmp_path: Path) -> None:
+    train(_config(make_config), tmp_path)
+    before = (tmp_path / "config.yaml").read_text()
+    with pytest.raises(ValueError, match=r"already holds a run \(metrics.jsonl, checkpoints, summary.json\): "
+                                         r"continue it with resume="):
+        train(_config(make_config, "seed=7", "objective=dapo"), tmp_path)
+    assert (tmp_path / "config.yaml").read_text() == before  # refused before anything was written
+
+
+def test_resume_before_the_first_checkpoint_starts_again_without_duplicates(make_config, tmp_path: Path,
+                                                                           caplog) -> None:
+    train(_config(make_config, "trainer.checkpoint_every=0"), tmp_path)  # 6 steps logged, no checkpoint
+    (tmp_path / "summary.json").unlink()
+    with caplog.at_level(logging.WARNING, logger="entropic.loop"):
+        train(_config(make_config, f"resume={tmp_path}"), tmp_path / "unused")
+    assert "starting again from step 0" in caplog.text
+    assert [row["step"] for row in _lines(tmp_path / "metrics.jsonl")] == list(range(6))
