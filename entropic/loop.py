@@ -351,6 +351,8 @@ class Trainer:
         logging_callback = _RunLogging(self, progress)
         try:
             metrics = self.run([logging_callback])
+            if self.config.checkpoint_every and self.step % self.config.checkpoint_every:
+                self.save()  # the end of the run too, so that resuming a finished run finds it finished
         finally:
             logging_callback.close()
         elapsed = time.perf_counter() - started_at

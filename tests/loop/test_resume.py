@@ -73,3 +73,16 @@ def test_resume_before_the_first_checkpoint_starts_again_without_duplicates(make
         train(_config(make_config, f"resume={tmp_path}"), tmp_path / "unused")
     assert "starting again from step 0" in caplog.text
     assert [row["step"] for row in _lines(tmp_path / "metrics.jsonl")] == list(range(6))
+
+
+def test_resume_takes_trainer_steps_and_refuses_other_changes(make_config, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    summary = train(_config(make_config), run)
+    saved = (run / "summary.json").read_text()
+    again = train(_config(make_config, f"resume={run}"), tmp_path / "unused", [f"resume={run}"])
+    assert again == summary and (run / "summary.json").read_text() == saved  # finished: nothing to redo
+    with pytest.raises(ValueError, match=r"refuses overrides that change its trajectory: seed=7 \(saved: 0\)"):
+        train(_config(make_config, f"resume={run}", "seed=7"), tmp_path / "unused", [f"resume={run}", "seed=7"])
+    train(_config(make_config, f"resume={run}", "trainer.steps=9"), tmp_path / "unused",
+          [f"resume={run}", "trainer.steps=9", "trainer.checkpoint_every=4"])  # an unchanged value is accepted
+    assert [row["step"] for row in _lines(run / "metrics.jsonl")] == list(range(9))
