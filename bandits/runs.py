@@ -42,6 +42,6 @@ class PerRunLearningRate:
     @lr.setter
     def lr(self, value: float | Sequence[float] | torch.Tensor) -> None:
         lr = as_runs(value, self.num_runs, self.dtype, "lr")
-        if not bool((lr > 0).all()):
-            raise ValueError(f"lr must be > 0 for every run, got {lr.tolist()}")
+        if not bool(((lr > 0) & torch.isfinite(lr)).all()):
+            raise ValueError(f"lr must be > 0 and finite for every run, got {lr.tolist()}")
         self._lr = lr

@@ -83,8 +83,10 @@ def test_learning_rate_can_be_reassigned_per_run() -> None:
     assert torch.equal(backend.lr, torch.full((3,), 32.0))
     backend.lr = [1.0, 2.0, 3.0]
     assert torch.equal(backend.lr, torch.tensor([1.0, 2.0, 3.0]))
-    with pytest.raises(ValueError, match="lr must be > 0 for every run"):
+    with pytest.raises(ValueError, match="lr must be > 0 and finite for every run"):
         backend.lr = 0.0
+    with pytest.raises(ValueError, match=r"lr must be > 0 and finite for every run, got \[1.0, inf, 1.0\]"):
+        backend.lr = [1.0, float("inf"), 1.0]  # would diverge at the first step
 
 
 def test_backend_config_file_builds_the_backend_with_per_run_learning_rates() -> None:
