@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from entropic.tuning.study.recovery import worker_id
 from entropic.tuning.study.report import write_report
 from entropic.tuning.study.runner import StudyRunner
 from entropic.tuning.study.space import SearchSpace, load_preset, method_from_config, method_from_presets
-from entropic.tuning.study.storage import make_storage, storage_url
+from entropic.tuning.study.storage import check_no_password, make_storage, masked, storage_url
 from entropic.tuning.study.targets import check_targets, get_targets, score_methods
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,9 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     if created:
         study.set_user_attr("seeds", seeds)
         enqueued = enqueue_warm_start(study, warm)
-        log.info("created study %r in %s; warm start: %s", tune_cfg.study_name, url, enqueued)
+        log.info("created study %r in %s; warm start: %s", tune_cfg.study_name, masked(url), enqueued)
     else:
-        log.info("joined study %r in %s (%d trials so far)", tune_cfg.study_name, url, len(study.trials))
+        log.info("joined study %r in %s (%d trials so far)", tune_cfg.study_name, masked(url), len(study.trials))
     started, cpu_started = time.perf_counter(), time.process_time()
     runner = StudyRunner(study, space, simulator, targets, tune_cfg, seeds, worker=worker_id())
     told = runner.run()
@@ -163,7 +164,7 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
 
     trials = study.get_trials(deepcopy=False)
     summary: dict[str, Any] = {
-        "study_name": tune_cfg.study_name, "storage": url, "worker": runner.worker, "told": told,
+        "study_name": tune_cfg.study_name, "storage": masked(url), "worker": runner.worker, "told": told,
         "seconds": elapsed, "cpu_seconds": cpu,
         "counts": {s.name: sum(t.state == s for t in trials) for s in TrialState},
         "targets": [target.name for target in targets], "seeds": seeds,
@@ -191,8 +192,21 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     return summary
 
 
+def main() -> float | None:
+    """``entropic-tune``: refuse a password in ``tune.storage`` before Hydra records the command line."""
+    for item in sys.argv[1:]:
+        key, _, value = item.partition("=")
+        if key.lstrip("+") == "tune.storage" and value not in ("", "null"):
+            try:
+                check_no_password(value)
+            except ValueError as error:
+                print(f"entropic-tune: {error}", file=sys.stderr)  # noqa: T201 -- before logging exists
+                raise SystemExit(2) from None
+    return _main()
+
+
 @hydra.main(version_base="1.3", config_path="pkg://entropic.configs", config_name="tune/default")
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best value of the first target (for Hydra sweepers)."""
     retain_freed_memory()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from entropic.tuning.study.storage import check_no_password
 from entropic.tuning.study.targets import TargetSettings
 
 PRUNERS = ("none", "median", "hyperband", "successive_halving")
@@ -150,6 +151,8 @@ class TuneConfig:
             raise ValueError(f"tune.threads must be >= 1 or null, got {self.threads}")
         if self.stale_after_s <= 0:
             raise ValueError(f"tune.stale_after_s must be > 0, got {self.stale_after_s}")
+        if self.storage:
+            check_no_password(self.storage)
 
     def settings(self) -> TargetSettings:
         """The targets' constants."""

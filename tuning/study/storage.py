@@ -2,6 +2,11 @@
 
 A ``postgresql+psycopg://`` URL lets many workers on many machines share one study (each runs
 ``entropic-tune`` with the same study name); SQLite serves several workers on one machine.
+
+A storage URL never holds a password: Hydra writes every override and config to disk and prints
+them on failure, so ``tune.storage`` with a password is refused (:func:`check_no_password`) and
+libpq takes it from its own sources, ``PGPASSWORD`` or ``~/.pgpass``. Every URL entropic shows or
+writes goes through :func:`masked`.
 """
 
 from __future__ import annotations
@@ -14,8 +19,30 @@ from typing import Any
 
 import optuna
 import sqlalchemy.exc
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
+
+
+def check_no_password(url: str, field: str = "tune.storage") -> None:
+    """Raise ``ValueError`` (naming ``field``, never the password) when ``url`` holds a password."""
+    try:
+        password = make_url(url).password
+    except sqlalchemy.exc.ArgumentError as error:
+        raise ValueError(f"{field} is not a database URL (e.g. sqlite:///study.db, "
+                         f"postgresql+psycopg://user@host:5432/db): {type(error).__name__}") from None
+    if password is not None:
+        raise ValueError(f"{field} holds a password, which Hydra would write to disk and print; give the URL "
+                         f"without it (postgresql+psycopg://user@host:5432/db) and let libpq read it from "
+                         f"PGPASSWORD or ~/.pgpass")
+
+
+def masked(url: str) -> str:
+    """``url`` as it may be shown or written: any password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return "<not a database URL>"
 
 
 def storage_url(storage: str | None, output_dir: str | Path) -> str:
