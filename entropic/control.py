@@ -50,8 +50,8 @@ class Control:
     neg_weight: Knob = _knob(
         1.0, 0.0, INF, "Multiplier on the policy loss of tokens with negative advantage.")
     clip_ratio_low: Knob = _knob(
-        0.2, 0.0, 1.0, "PPO lower clip eps_low: ratio >= 1 - eps_low (verl default 0.2); at 1 or above the "
-        "lower clip would vanish.", open_high=True)
+        0.2, 0.0, 1.0, "PPO lower clip eps_low: ratio >= 1 - eps_low (verl default 0.2); 1 disables the lower "
+        "clip (Clip-Cov's recipe), above 1 the bound would be negative.")
     clip_ratio_high: Knob = _knob(
         0.2, 0.0, INF, "PPO upper clip eps_high: ratio <= 1 + eps_high (verl 0.2; DAPO Clip-Higher 0.28).")
     clip_ratio_c: Knob = _knob(

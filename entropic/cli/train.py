@@ -25,6 +25,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from entropic.allocator import retain_freed_memory
+from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
 from entropic.experiment import build_trainer, load_run_config
 from entropic.loop import Diverged
 

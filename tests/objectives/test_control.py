@@ -25,8 +25,8 @@ def test_defaults_follow_verl_and_trl() -> None:
     ("top_entropy_quantile", 0.0, "(0.0, 1.0]"),
     ("top_entropy_quantile", 1.5, "(0.0, 1.0]"),
     ("top_entropy_quantile", -0.2, "(0.0, 1.0]"),
-    ("clip_ratio_low", -0.1, "[0.0, 1.0)"),
-    ("clip_ratio_low", 1.5, "[0.0, 1.0)"),  # 1 - eps_low <= 0: the lower clip would vanish
+    ("clip_ratio_low", -0.1, "[0.0, 1.0]"),
+    ("clip_ratio_low", 1.5, "[0.0, 1.0]"),  # 1 - eps_low < 0: a bound no ratio can reach
     ("clip_ratio_high", -0.01, "[0.0, inf]"),
     ("clip_ratio_c", 1.0, "(1.0, inf]"),
     ("clip_ratio_c", 0.5, "(1.0, inf]"),

@@ -30,6 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
 from entropic.controllers import ACTUATORS, controller_config_from_dict
 from entropic.tuning.design.config import RULES, DesignConfig, DesignRunConfig
 from entropic.tuning.design.loop_model import LoopAnalysis, loop_analysis

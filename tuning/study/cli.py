@@ -32,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from optuna.trial import TrialState
 
 from entropic.allocator import retain_freed_memory
+from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
 from entropic.loop import TrainerConfig
 from entropic.tuning.study.batch import Method, Simulator
 from entropic.tuning.study.config import TuneConfig
