@@ -37,7 +37,13 @@ from entropic.loop import TrainerConfig
 from entropic.tuning.study.batch import Method, Simulator
 from entropic.tuning.study.config import TuneConfig
 from entropic.tuning.study.export import export_method
-from entropic.tuning.study.optuna_study import best_trials, enqueue_warm_start, open_study
+from entropic.tuning.study.optuna_study import (
+    best_trials,
+    check_same_setup,
+    enqueue_warm_start,
+    open_study,
+    study_setup,
+)
 from entropic.tuning.study.recovery import worker_id
 from entropic.tuning.study.report import write_report
 from entropic.tuning.study.runner import StudyRunner
@@ -152,6 +158,7 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
 
     url = storage_url(tune_cfg.storage, output_dir)
     study, created = open_study(tune_cfg, make_storage(url), targets, trainer.steps)
+    check_same_setup(study, study_setup(run, tune_cfg))
     if created:
         study.set_user_attr("seeds", seeds)
         enqueued = enqueue_warm_start(study, warm)

@@ -8,9 +8,11 @@ they carry their whole method in the ``baseline`` and ``method`` attributes. Its
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import optuna
 from optuna.exceptions import DuplicatedStudyError
@@ -46,6 +48,50 @@ def make_pruner(name: str, report_every: int, steps: int) -> optuna.pruners.Base
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(report_every, 1), reduction_factor=3)
     return optuna.pruners.NopPruner()
+
+
+SETUP_FREE = ("study_name", "storage", "n_trials", "batch_size", "heldout_seeds", "heldout_offset", "timeout_s",
+              "stale_after_s", "report", "export", "threads")
+"""``tune`` fields a worker may set its own way: they decide how much it runs, where and what it reports, not
+what a trial's value is (a trial's value is the same alone or batched)."""
+
+
+def study_setup(run: dict[str, Any], tune: TuneConfig) -> dict[str, Any]:
+    """Everything that decides a trial's value, flattened to ``{"dotted.key": value}``.
+
+    The run config a trial uses (backend, objective, advantage, controller, control, seed and the
+    trainer's steps, epochs and mini-batch size) and the ``tune`` settings but :data:`SETUP_FREE`:
+    two workers of one study must agree on all of it.
+    """
+    settings = {k: v for k, v in dataclasses.asdict(tune).items() if k not in SETUP_FREE}
+    trial_run = {k: run.get(k) for k in ("backend", "objective", "advantage", "controller", "control", "seed")}
+    trainer = run.get("trainer") or {}
+    trial_run["trainer"] = {k: trainer.get(k) for k in ("steps", "ppo_epochs", "ppo_mini_batch_size")}
+    return _flatten({**trial_run, "tune": settings})
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix[:-1]: data}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(_flatten(value, f"{prefix}{key}."))
+    return flat
+
+
+def check_same_setup(study: optuna.Study, setup: dict[str, Any]) -> None:
+    """Record ``setup`` on a new study; refuse a worker whose setup differs, naming the keys."""
+    recorded = study.user_attrs.get("setup")
+    if recorded is None:
+        study.set_user_attr("setup", setup)
+        return
+    differ = sorted(set(recorded) | set(setup))
+    differ = [key for key in differ if recorded.get(key) != setup.get(key)]
+    if differ:
+        shown = ", ".join(f"{key}={setup.get(key)!r} (study: {recorded.get(key)!r})" for key in differ[:8])
+        more = f" and {len(differ) - 8} more" if len(differ) > 8 else ""
+        raise ValueError(f"study {study.study_name!r} was run with another setup: {shown}{more}; its trials would "
+                         f"not be comparable: run with the study's settings or pick another tune.study_name")
 
 
 def open_study(tune: TuneConfig, storage: optuna.storages.BaseStorage, targets: Sequence[Target],

@@ -52,6 +52,18 @@ def test_batched_study_equals_one_trial_at_a_time(tune_cfg, tmp_path: Path) -> N
     assert values[0] == values[1]
 
 
+def test_a_worker_with_another_setup_is_refused_naming_the_keys(tune_cfg, tmp_path: Path) -> None:
+    common = ["tune.n_trials=2", "tune.batch_size=2", "tune.pruner=none", *NO_WARM_START]
+    tune(tune_cfg(*common), tmp_path)
+    tune(tune_cfg(*common, "tune.n_trials=3", "tune.report=false"), tmp_path)  # more trials: the same setup
+    for change, named in (("trainer.steps=41", r"trainer\.steps=41 \(study: 40\)"), ("tune.seeds=3", r"tune\.seeds=3"),
+                          ("objective.loss_agg_mode=seq-mean-token-mean", r"objective\.loss_agg_mode")):
+        with pytest.raises(ValueError, match=rf"was run with another setup: {named}"):
+            tune(tune_cfg(*common, change), tmp_path)
+    study = optuna.load_study(study_name="pi_entropy_coeff", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert len(study.trials) == 3 and study.user_attrs["setup"]["trainer.steps"] == 40
+
+
 def test_failed_trials_are_recorded_with_their_reason(tune_cfg, tmp_path: Path) -> None:
     cfg = tune_cfg("tune.n_trials=8", "tune.sampler=random", "backend.optimizer=adam", *NO_WARM_START,
                    "+tune.space.params.backend.lr={low: 0.01, high: 1.0e38, log: true}",
