@@ -29,7 +29,7 @@ import torch
 from entropic.allocator import retain_freed_memory
 from entropic.laws.analyse import analyse_run
 from entropic.laws.claims import CLAIMS, Claim, ClaimRun, get_claim, run_claim
-from entropic.laws.report import claim_record, verdict_table, write_report
+from entropic.laws.report import claim_record, merged_records, verdict_table, write_report
 
 log = logging.getLogger("entropic.laws")
 
@@ -71,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s", error)
             return 1
         return 0
+    out = args.out or ("outputs/laws-quick" if args.quick else "outputs/laws")
     try:
         claims = CLAIMS if args.claims == "all" else tuple(get_claim(n.strip()) for n in args.claims.split(","))
+        merged_records([], out, "", args.quick)  # a report of the other mode is refused before any work
     except ValueError as error:
         log.error("%s", error)
         return 1
-    out = args.out or ("outputs/laws-quick" if args.quick else "outputs/laws")
     started = time.perf_counter()
     runs = run_claims(claims, out, args.quick, args.threads, args.jobs, args.verbose)
     command = "entropic-laws " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from entropic.laws.claims import ClaimRun
+from entropic.laws.claims import CLAIMS, ClaimRun
 
 
 def claim_record(run: ClaimRun) -> dict:
@@ -61,9 +61,32 @@ def write_report(runs: Sequence[ClaimRun], output_dir: str | Path, command: str,
     """Write ``laws.json``, ``laws.md`` and ``plots/*.png`` under ``output_dir``; returns the Markdown path.
 
     ``wall_seconds`` is the time the whole command took (claims may run in parallel); default the sum
-    of the claims' times.
+    of the claims' times. Claims already reported in ``output_dir`` are kept (:func:`merged_records`).
     """
-    return write_records([claim_record(run) for run in runs], output_dir, command, quick, plots, wall_seconds)
+    records, command = merged_records([claim_record(run) for run in runs], output_dir, command, quick)
+    return write_records(records, output_dir, command, quick, plots, wall_seconds)
+
+
+def merged_records(records: Sequence[dict], output_dir: str | Path, command: str, quick: bool
+                   ) -> tuple[list[dict], str]:
+    """``records`` with the other claims of an earlier ``laws.json`` in ``output_dir``, and the commands behind them.
+
+    A claim run again replaces its earlier record; the others stay, in claim order. Results of the other
+    mode (quick vs full) are refused rather than mixed: ``ValueError`` naming the directory.
+    """
+    path = Path(output_dir) / "laws.json"
+    if not path.exists():
+        return list(records), command
+    earlier = json.loads(path.read_text())
+    if earlier.get("quick") != quick:
+        raise ValueError(f"{output_dir} holds {'quick' if earlier.get('quick') else 'full'}-mode results; "
+                         f"{'quick' if quick else 'full'}-mode ones would be mixed with them: choose another --out")
+    fresh = {record["name"] for record in records}
+    kept = [record for record in earlier.get("claims", []) if record["name"] not in fresh]
+    order = {claim.name: index for index, claim in enumerate(CLAIMS)}
+    merged = sorted([*kept, *records], key=lambda record: order.get(record["name"], len(order)))
+    commands = earlier.get("command", "")
+    return merged, command if not kept else f"{commands}; {command}"
 
 
 def write_records(records: Sequence[dict], output_dir: str | Path, command: str, quick: bool, plots: bool = True,
