@@ -15,10 +15,14 @@ Re-running a command resumes its study (the SQLite file lives in the output dire
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -186,18 +190,47 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
         summary["export"] = export_method(Method.from_dict(top.user_attrs["method"]), output_dir / "best",
                                           f"tuned_{tune_cfg.study_name}", run, tune_cfg.study_name, top.number,
                                           f"{line} on seeds {seeds}")
-    if best and tune_cfg.report:
-        heldout = {}
-        if tune_cfg.heldout_seeds:
-            heldout_seeds = [seed + tune_cfg.heldout_offset + s for s in range(tune_cfg.heldout_seeds)]
-            methods = {"best": Method.from_dict(best[0].user_attrs["method"]), **warm}
-            heldout = score_methods(simulator, methods, heldout_seeds, targets, settings)
-            summary["heldout"] = {"seeds": heldout_seeds, "values": {
-                name: {target.name: score.mean(target.name) for target in targets} for name, score in heldout.items()},
-                "errors": {name: score.error for name, score in heldout.items() if score.error}}
-        summary["report"] = str(write_report(study, targets, heldout, summary, output_dir, settings.target_entropy))
-    (output_dir / "tune_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    heldout = {}
+    if best and tune_cfg.report and tune_cfg.heldout_seeds:
+        heldout_seeds = [seed + tune_cfg.heldout_offset + s for s in range(tune_cfg.heldout_seeds)]
+        methods = {"best": Method.from_dict(best[0].user_attrs["method"]), **warm}
+        heldout = score_methods(simulator, methods, heldout_seeds, targets, settings)
+        summary["heldout"] = {"seeds": heldout_seeds, "values": {
+            name: {target.name: score.mean(target.name) for target in targets} for name, score in heldout.items()},
+            "errors": {name: score.error for name, score in heldout.items() if score.error}}
+    with _exclusive(output_dir / ".tune_summary.lock"):  # workers sharing the output directory write in turn
+        if best and tune_cfg.report:
+            summary["report"] = str(write_report(study, targets, heldout, summary, output_dir, settings.target_entropy))
+        summary["workers"] = _merged_workers(output_dir / "tune_summary.json", runner.worker, told, elapsed, cpu)
+        _write_atomically(output_dir / "tune_summary.json", json.dumps(summary, indent=2, default=str))
     return summary
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (created if missing) for the ``with`` block."""
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _merged_workers(path: Path, worker: str, told: list[int], seconds: float, cpu: float) -> dict[str, Any]:
+    """Every worker's trials and times in the summary at ``path``, this worker's run added (nothing lost)."""
+    workers = json.loads(path.read_text()).get("workers", {}) if path.exists() else {}
+    entry = workers.setdefault(worker, {"told": [], "seconds": 0.0, "cpu_seconds": 0.0})
+    entry["told"] = sorted(set(entry["told"]) | set(told))
+    entry["seconds"] += seconds
+    entry["cpu_seconds"] += cpu
+    return workers
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def main() -> float | None:

@@ -64,6 +64,19 @@ def test_a_worker_with_another_setup_is_refused_naming_the_keys(tune_cfg, tmp_pa
     assert len(study.trials) == 3 and study.user_attrs["setup"]["trainer.steps"] == 40
 
 
+def test_workers_sharing_an_output_directory_keep_each_others_trials(tune_cfg, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from entropic.tuning.study import cli
+
+    for worker, n_trials in (("host-a:1", 2), ("host-b:2", 4)):
+        monkeypatch.setattr(cli, "worker_id", lambda worker=worker: worker)
+        tune(tune_cfg(f"tune.n_trials={n_trials}", "tune.batch_size=2", "tune.pruner=none", *NO_WARM_START),
+             tmp_path)
+    summary = json.loads((tmp_path / "tune_summary.json").read_text())
+    told = {worker: entry["told"] for worker, entry in summary["workers"].items()}
+    assert told == {"host-a:1": [0, 1], "host-b:2": [2, 3]}
+
+
 def test_failed_trials_are_recorded_with_their_reason(tune_cfg, tmp_path: Path) -> None:
     cfg = tune_cfg("tune.n_trials=8", "tune.sampler=random", "backend.optimizer=adam", *NO_WARM_START,
                    "+tune.space.params.backend.lr={low: 0.01, high: 1.0e38, log: true}",
