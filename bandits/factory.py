@@ -21,11 +21,14 @@ def backend_from_fields(backend: Callable[..., B], config: Callable[..., Any], n
     """
     fields = {name: list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
               for name, value in fields.items()}
-    per_run = isinstance(lr, Sequence)
-    if lr is not None and not per_run:
-        fields["lr"] = float(lr)
-    return backend(config(**fields), num_runs=num_runs, seeds=None if seeds is None else list(seeds),
-                   lr=[float(x) for x in lr] if per_run else None)
+    per_run = isinstance(lr, Sequence) and not isinstance(lr, str)
+    try:
+        rates = [float(x) for x in lr] if per_run else None
+        if lr is not None and not per_run:
+            fields["lr"] = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"backend.lr must be a number or a list of one number per run, got {lr!r}") from None
+    return backend(config(**fields), num_runs=num_runs, seeds=None if seeds is None else list(seeds), lr=rates)
 
 
 def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None,

@@ -10,6 +10,7 @@ with the field's name and its allowed values.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,11 +97,25 @@ def load_run_config(path: str | Path) -> DictConfig:
 
 
 def validate(cfg: DictConfig) -> RunConfig:
-    """Check every typed part of ``cfg``; raise ``ValueError`` naming the first bad field."""
+    """Check every typed part of ``cfg``; raise ``ValueError`` naming the first bad or unknown field."""
+    _check_known_keys(cfg, RunConfig, "")
     try:
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as error:
         raise ValueError(f"invalid config: {error}") from error
+
+
+def _check_known_keys(node: Any, schema: type, prefix: str) -> None:
+    """Refuse a key that no field of the dataclass ``schema`` declares (``+trainer.stepz=5`` would be ignored)."""
+    if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(schema):
+        return
+    fields = {f.name: f.type for f in dataclasses.fields(schema)}
+    hints = typing.get_type_hints(schema)
+    for key in node.keys():
+        if key not in fields:
+            raise ValueError(f"{prefix}{key} is not a config field; allowed fields of {prefix[:-1] or 'the run'}: "
+                             f"{sorted(fields)}")
+        _check_known_keys(node.get(key), hints.get(key), f"{prefix}{key}.")
 
 
 def build_trainer(cfg: DictConfig, output_dir: str | Path) -> Trainer:

@@ -65,3 +65,14 @@ def test_ratio_knobs_do_not_warn_with_several_updates(make_config, tmp_path: Pat
     build_trainer(make_config("objective=dapo", "trainer.ppo_epochs=2"), tmp_path / "epochs")
     build_trainer(make_config("objective=dapo", "trainer.ppo_mini_batch_size=2"), tmp_path / "minibatch")
     assert not [w for w in recwarn if "importance ratio" in str(w.message)]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("+trainer.stepz=5", r"trainer.stepz is not a config field; allowed fields of trainer: \[.*'steps'"),
+    ("+objective.foo=1", r"objective.foo is not a config field"),
+    ("backend.lr=abc", r"backend.lr must be a number or a list of one number per run, got 'abc'"),
+])
+def test_unknown_fields_and_unreadable_values_are_named(make_config, tmp_path, override: str, message: str) -> None:
+    with pytest.raises((ValueError, InstantiationException), match=message):  # the CLI shows the cause
+        build_trainer(make_config(override), tmp_path)
+    assert not (tmp_path / "config.yaml").exists()
