@@ -21,6 +21,7 @@ the bit, alone or among a thousand others.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -114,6 +115,11 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
 
     # ----------------------------------------------------------------- protocol
+    @property
+    def max_entropy(self) -> float:
+        """The largest token entropy a policy can have, ``log K`` (nats)."""
+        return math.log(self.task.shape[2])
+
     def rollout(self) -> Rollout:
         """Draw (``sampled``) or enumerate (``exact``) the responses of every run to every prompt.
 

@@ -22,7 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from entropic.advantages import AdvantageConfig
 from entropic.control import Control, control_from_mapping
-from entropic.controllers import build_controller, controller_config_from_dict
+from entropic.controllers import ControllerConfig, build_controller, controller_config_from_dict
 from entropic.loop import Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
 
@@ -105,6 +105,22 @@ def validate(cfg: DictConfig) -> RunConfig:
         raise ValueError(f"invalid config: {error}") from error
 
 
+def check_reachable_target(controller: ControllerConfig, max_entropy: float | None) -> None:
+    """Refuse an entropy target above the backend's ``max_entropy`` (nats): no policy reaches it."""
+    if max_entropy is None or not controller.sensor.name.startswith("entropy/"):
+        return
+    law = controller.law
+    targets = [getattr(law, "setpoint", None), getattr(law, "target", None)]
+    schedule = getattr(law, "setpoint_schedule", None)
+    targets += schedule.knob_values() if schedule is not None else []
+    values = [float(x) for target in targets if target is not None
+              for x in (target if isinstance(target, list | tuple) else [target])]
+    if values and max(values) > max_entropy:
+        raise ValueError(f"controller.law target entropy {max(values):g} nats is above what this backend's policy "
+                         f"can reach (log of its vocabulary: {max_entropy:.4f} nats); choose a target in "
+                         f"[0, {max_entropy:.4f}]")
+
+
 def _check_known_keys(node: Any, schema: type, prefix: str) -> None:
     """Refuse a key that no field of the dataclass ``schema`` declares (``+trainer.stepz=5`` would be ignored)."""
     if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(schema):
@@ -129,6 +145,9 @@ def build_trainer(cfg: DictConfig, output_dir: str | Path) -> Trainer:
         OmegaConf.to_container(cfg.controller, resolve=True))
     seeds = run_seeds(run)
     backend = instantiate(cfg.backend, num_runs=run.num_runs, seeds=seeds)
+    per_run = controller_config if isinstance(controller_config, list) else [controller_config]
+    for config in (c for c in per_run if c is not None):
+        check_reachable_target(config, getattr(backend, "max_entropy", None))
     controller = None if controller_config is None else build_controller(controller_config, run.num_runs, control)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     (Path(output_dir) / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -268,7 +268,8 @@ class Backend(Protocol):
 
     Optional capabilities, not required by this protocol (the loop checks them with
     ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset` and
-    :class:`SupportsOptimizerReset`.
+    :class:`SupportsOptimizerReset`; a ``max_entropy`` attribute (nats, the log of the vocabulary
+    size) lets a run refuse an entropy target no policy can reach.
     """
 
     num_runs: int

@@ -18,6 +18,7 @@ warm start, or the policy at the last :meth:`ToyLMBackend.reset_reference`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from entropic.sims.runs import PerRunLearningRate, run_seeds
 from entropic.sims.toy_lm.config import ToyLMConfig
 from entropic.sims.toy_lm.model import Params, generate, response_logits, stack_runs
 from entropic.sims.toy_lm.pretrain import load_or_pretrain
-from entropic.sims.toy_lm.tasks import EOS, PAD, Dataset, shaped_reward, verify_batch
+from entropic.sims.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, shaped_reward, verify_batch
 
 STREAM_PROMPT, STREAM_SAMPLE, STREAM_EVAL = 0, 1, 2
 """RNG streams: problem draws, token draws, evaluation samples."""
@@ -98,6 +99,11 @@ class ToyLMBackend(PerRunLearningRate):
         if check_entropy_mode(entropy) == "none":
             return log_probs, None, logits
         return log_probs, entropy_from_logits(logits if entropy == "grad" else logits.detach()), logits
+
+    @property
+    def max_entropy(self) -> float:
+        """The largest token entropy a policy can have, ``log V`` over the token vocabulary (nats)."""
+        return math.log(len(VOCAB))
 
     # ----------------------------------------------------------------- protocol
     def rollout(self) -> Rollout:

@@ -76,3 +76,14 @@ def test_unknown_fields_and_unreadable_values_are_named(make_config, tmp_path, o
     with pytest.raises((ValueError, InstantiationException), match=message):  # the CLI shows the cause
         build_trainer(make_config(override), tmp_path)
     assert not (tmp_path / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("overrides", [
+    ("objective=entropy_bonus", "controller=pi_entropy_coeff", "controller.law.setpoint=100"),
+    ("objective=entropy_bonus", "controller=skywork_trl", "controller.law.target=3.5"),
+])
+def test_an_entropy_target_above_log_k_is_refused(make_config, tmp_path, overrides: tuple[str, ...]) -> None:
+    # the default bandit has 32 arms: no policy has more than log 32 = 3.4657 nats
+    with pytest.raises(ValueError, match=r"above what this backend's policy can reach .*3\.4657 nats"):
+        build_trainer(make_config(*overrides), tmp_path)
+    build_trainer(make_config(*overrides[:2]), tmp_path / "ok")  # the preset's own target is reachable
