@@ -115,10 +115,15 @@ def check_reachable_target(controller: ControllerConfig, max_entropy: float | No
     targets += schedule.knob_values() if schedule is not None else []
     values = [float(x) for target in targets if target is not None
               for x in (target if isinstance(target, list | tuple) else [target])]
-    if values and max(values) > max_entropy:
-        raise ValueError(f"controller.law target entropy {max(values):g} nats is above what this backend's policy "
-                         f"can reach (log of its vocabulary: {max_entropy:.4f} nats); choose a target in "
-                         f"[0, {max_entropy:.4f}]")
+    if values:
+        check_entropy_target("controller.law target entropy", max(values), max_entropy)
+
+
+def check_entropy_target(field: str, target: float, max_entropy: float | None) -> None:
+    """Refuse ``target`` (nats) above ``max_entropy``, the log of the backend's vocabulary, naming ``field``."""
+    if max_entropy is not None and target > max_entropy:
+        raise ValueError(f"{field} {target:g} nats is above what this backend's policy can reach (log of its "
+                         f"vocabulary: {max_entropy:.4f} nats); choose a target in [0, {max_entropy:.4f}]")
 
 
 def _check_known_keys(node: Any, schema: type, prefix: str) -> None:

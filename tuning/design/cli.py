@@ -27,11 +27,13 @@ import hydra
 import numpy as np
 import yaml
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
 from entropic.controllers import ACTUATORS, controller_config_from_dict
+from entropic.experiment import check_entropy_target
 from entropic.tuning.design.config import RULES, DesignConfig, DesignRunConfig
 from entropic.tuning.design.loop_model import LoopAnalysis, loop_analysis
 from entropic.tuning.design.plot import bode_plot, identification_plot, step_plot, validation_plot
@@ -92,6 +94,9 @@ def run_design(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     """
     started = time.perf_counter()
     design = _validated(cfg)
+    if design.sensor.startswith("entropy/"):  # an unreachable target is refused before any experiment
+        backend = instantiate(cfg.backend, num_runs=1)
+        check_entropy_target("design.target", design.target, getattr(backend, "max_entropy", None))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = out / "runs"

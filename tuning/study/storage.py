@@ -25,12 +25,17 @@ log = logging.getLogger(__name__)
 
 
 def check_no_password(url: str, field: str = "tune.storage") -> None:
-    """Raise ``ValueError`` (naming ``field``, never the password) when ``url`` holds a password."""
+    """Raise ``ValueError`` (naming ``field``, never the password) when ``url`` holds a password or
+    names a database other than SQLite and PostgreSQL."""
     try:
         password = make_url(url).password
     except sqlalchemy.exc.ArgumentError as error:
         raise ValueError(f"{field} is not a database URL (e.g. sqlite:///study.db, "
                          f"postgresql+psycopg://user@host:5432/db): {type(error).__name__}") from None
+    dialect = make_url(url).get_backend_name()
+    if dialect not in ("sqlite", "postgresql"):
+        raise ValueError(f"{field}: {dialect!r} databases are not supported; allowed: sqlite:///<file> (one "
+                         f"machine) or postgresql+psycopg://user@host:5432/db (many)")
     if password is not None:
         raise ValueError(f"{field} holds a password, which Hydra would write to disk and print; give the URL "
                          f"without it (postgresql+psycopg://user@host:5432/db) and let libpq read it from "

@@ -70,5 +70,8 @@ def test_cli_prints_its_output_directory_last(tmp_path: Path, monkeypatch: pytes
 def test_bad_design_config_fails_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="design.rule must be one of"):
         run_design(_config("design.rule=lqr"), tmp_path)
+    with pytest.raises(ValueError, match=r"design.target 50 nats is above what this backend's policy can reach"):
+        run_design(_config("design.target=50"), tmp_path / "unreachable")
+    assert not (tmp_path / "unreachable" / "runs").exists()
     with pytest.raises(ValueError, match="trainer.ppo_epochs=1"):
         run_design(_config("trainer.ppo_epochs=2", "design.operating_point.knob=0.5"), tmp_path)

@@ -37,3 +37,8 @@ def test_a_password_on_the_command_line_is_refused_before_hydra_writes_anything(
     assert "tune.storage holds a password" in result.stderr
     assert SECRET not in result.stdout + result.stderr
     assert not run_dir.exists()
+
+
+def test_a_database_other_than_sqlite_or_postgresql_is_refused_before_any_work() -> None:
+    with pytest.raises(ValueError, match=r"tune.storage: 'mysql' databases are not supported; allowed: sqlite"):
+        TuneConfig(storage="mysql://x")
