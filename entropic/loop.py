@@ -9,8 +9,16 @@ Per rollout step::
             stats   = backend.score(mini_batch, entropy=entropy_mode)   # none / detached / grad
             control = controller.update(observe(step, mini_batch, stats, mini_adv), control)
             loss, metrics = objective(PolicyBatch.from_step(mini_batch, stats, mini_adv, generators), control)
-            backend.backward(loss)                   # per micro-batch, when there are several
+            backend.backward(loss)
             backend.step()
+
+With ``ppo_micro_batch_size`` smaller than a mini-batch, the score above runs without a graph and
+the objective is differentiated with respect to the log-probs (and entropies) alone; each
+micro-batch is then scored again with a graph and back-propagates those token gradients, and one
+optimizer step follows (:meth:`Trainer._backward_micro_batches`). Every normaliser (token and
+sequence counts) and every token selection (Clip-Cov, KL-Cov, top-entropy) is thus taken over the
+whole mini-batch, and the gradient is the whole mini-batch's in every aggregation mode, whatever the
+micro-batch size. verl instead selects tokens within each micro-batch.
 
 :meth:`Trainer.run` repeats the step and calls the step callbacks; :meth:`Trainer.fit` is ``run``
 with logging (``metrics.jsonl`` + TensorBoard), checkpoints and a progress bar. Evaluation, resume, the
@@ -27,7 +35,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,7 +54,9 @@ from entropic.protocol import (
     Rollout,
     SupportsOptimizerReset,
     SupportsReferenceReset,
+    TokenStats,
 )
+from entropic.reduce import sum_per_run
 from entropic.run_log import RunLog
 from entropic.segments import Segments, id_segments
 
@@ -66,6 +76,10 @@ class TrainerConfig:
     ppo_mini_batch_size : int, optional
         Prompts (groups) per mini-batch and run (verl ``ppo_mini_batch_size``); ``None`` = the
         whole batch, i.e. one optimizer step per epoch.
+    ppo_micro_batch_size : int, optional
+        Responses (rows) per micro-batch and run, the most the backend scores with a graph at once
+        (verl ``ppo_micro_batch_size_per_gpu``); ``None`` = the whole mini-batch. Memory, not
+        arithmetic: the gradient is the mini-batch's whatever the size (see the module docstring).
     eval_every : int
         Evaluate every this many steps (0 = only the last step, which is always evaluated).
     checkpoint_every : int
@@ -92,6 +106,7 @@ class TrainerConfig:
     steps: int = 500
     ppo_epochs: int = 1
     ppo_mini_batch_size: int | None = None
+    ppo_micro_batch_size: int | None = None
     eval_every: int = 50
     checkpoint_every: int = 100
     histogram_every: int = 50
@@ -110,8 +125,9 @@ class TrainerConfig:
         for name in ("eval_every", "checkpoint_every", "histogram_every", "reference_reset_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"trainer.{name} must be >= 0 (0 = never), got {getattr(self, name)}")
-        if self.ppo_mini_batch_size is not None and self.ppo_mini_batch_size < 1:
-            raise ValueError(f"trainer.ppo_mini_batch_size must be >= 1 or null, got {self.ppo_mini_batch_size}")
+        for name in ("ppo_mini_batch_size", "ppo_micro_batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"trainer.{name} must be >= 1 or null, got {getattr(self, name)}")
 
 
 BEST_METRICS = ("reward/mean", "eval/pass@1")
@@ -126,6 +142,12 @@ class TrainerCallback(Protocol):
 
         Return True to stop the run after this step.
         """
+
+
+def _chunks(chunk: torch.Tensor) -> Iterator[torch.Tensor]:
+    """Indices ``[n_i]`` of the entries of each value ``0, 1, ...`` of ``chunk`` ``[B]``, in order."""
+    for index in range(int(chunk.max()) + 1):
+        yield torch.nonzero(chunk == index, as_tuple=True)[0]
 
 
 class Diverged(RuntimeError):
@@ -246,9 +268,16 @@ class Trainer:
             return
         groups, _ = id_segments(rollout.group)  # groups in increasing id order
         group_run = groups.first(rollout.run_ids())  # [K]
-        chunk = groups.rows(Segments.of(group_run, rollout.num_runs).rank) // size  # [B]: a group's rank in its run
-        for index in range(int(chunk.max()) + 1):
-            yield torch.nonzero(chunk == index, as_tuple=True)[0]
+        yield from _chunks(groups.rows(Segments.of(group_run, rollout.num_runs).rank) // size)  # a group's rank
+
+    def _micro_batches(self, mini_batch: Rollout) -> list[torch.Tensor] | None:
+        """Row indices of each micro-batch (``ppo_micro_batch_size`` rows of every run, in order), or
+        ``None`` when the mini-batch fits in one."""
+        size = self.config.ppo_micro_batch_size
+        rank = Segments.of(mini_batch.run_ids(), mini_batch.num_runs).rank  # [B]: a row's rank in its run
+        if size is None or int(rank.max()) < size:
+            return None
+        return list(_chunks(rank // size))
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One rollout step with all its updates; returns the step's per-run metrics ``[R]``.
@@ -268,7 +297,8 @@ class Trainer:
         for _ in range(self.config.ppo_epochs):
             for index in self._mini_batches(rollout):
                 mini_batch, mini_adv = rollout.select(index), advantages[index]
-                stats = self.backend.score(mini_batch, entropy=self.entropy_mode)
+                micro_batches = self._micro_batches(mini_batch)
+                stats = self._score(mini_batch, leaves=micro_batches is not None)
                 observation = self.observe(self.optimizer_step, mini_batch, stats, mini_adv)
                 metrics: dict[str, torch.Tensor] = {}
                 if self.controller is not None:  # the guard, not Control's validation, reports a diverged run
@@ -277,7 +307,11 @@ class Trainer:
                 batch = PolicyBatch.from_step(mini_batch, stats, mini_adv, self.generators)
                 loss, objective_metrics = self.objective(batch, self.control)
                 metrics.update(objective_metrics)
-                self.backend.backward(self._guard(loss, objective_metrics.get("actor/entropy")))
+                loss = self._guard(loss, objective_metrics.get("actor/entropy"))
+                if micro_batches is None:
+                    self.backend.backward(loss)
+                else:
+                    self._backward_micro_batches(mini_batch, stats, loss, micro_batches)
                 metrics.update(self.backend.step())
                 if not on_policy:
                     on_policy = dict(observation.values)
@@ -299,6 +333,41 @@ class Trainer:
             step_metrics[f"control/{name}"] = value.detach().float() if isinstance(value, torch.Tensor) \
                 else torch.full((self.num_runs,), float(value), device=self.device)
         return step_metrics
+
+    def _score(self, mini_batch: Rollout, leaves: bool) -> TokenStats:
+        """The backend's score of ``mini_batch``; with ``leaves``, computed without a graph and returned as
+        leaf tensors that require grad (the token gradients the micro-batches back-propagate)."""
+        if not leaves:
+            return self.backend.score(mini_batch, entropy=self.entropy_mode)
+        with torch.no_grad():
+            stats = self.backend.score(mini_batch, entropy=self.entropy_mode)
+        entropy = stats.entropy
+        if entropy is not None and self.entropy_mode == "grad":
+            entropy = entropy.detach().requires_grad_()
+        return replace(stats, log_probs=stats.log_probs.detach().requires_grad_(), entropy=entropy)
+
+    def _backward_micro_batches(self, mini_batch: Rollout, stats: TokenStats, loss: torch.Tensor,
+                                micro_batches: list[torch.Tensor]) -> None:
+        """Back-propagate ``loss`` ``[R]`` of the mini-batch through the backend, one micro-batch at a time.
+
+        ``stats`` holds the leaves the loss was computed from; their gradients ``g`` ``[B, T]`` are 0 on
+        padding. Each micro-batch is scored again with a graph, at the same parameters, and back-propagates
+        ``sum_t g * log_probs`` (and ``g_H * entropy``) of its rows, per run: the chain rule's second half.
+        """
+        if not loss.requires_grad:
+            return
+        leaves = [stats.log_probs] + ([stats.entropy] if self.entropy_mode == "grad" else [])
+        grads = torch.autograd.grad(loss.sum(), leaves, allow_unused=True)
+        entropy = "grad" if len(leaves) == 2 else "none"
+        for index in micro_batches:
+            micro = mini_batch.select(index)
+            micro_stats = self.backend.score(micro, entropy=entropy)
+            valid = micro.mask > 0
+            surrogate = torch.zeros_like(micro.mask)
+            for value, grad in zip((micro_stats.log_probs, micro_stats.entropy), grads, strict=False):
+                if grad is not None:
+                    surrogate = surrogate + torch.where(valid, value, 0.0) * grad[index]
+            self.backend.backward(sum_per_run(surrogate.sum(-1), micro.run_ids(), micro.num_runs))
 
     def _guard(self, loss: torch.Tensor, entropy: torch.Tensor | None) -> torch.Tensor:
         """Mark runs whose loss or entropy is non-finite; stop when every run has diverged."""

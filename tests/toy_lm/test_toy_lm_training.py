@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from toy_lm_steps import train
 
 from entropic.experiment import build_trainer
+from entropic.objectives import AGG_MODES
 from entropic.sims.toy_lm import ToyLMBackend
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -79,3 +80,21 @@ def test_killed_run_resumes_to_the_same_trajectory(tiny, warm_cache: Path, tmp_p
     resumed.fit(progress=False)
     for name, param in unbroken.backend.params.items():
         assert torch.equal(resumed.backend.params[name], param), name
+
+
+@pytest.mark.parametrize("mode", AGG_MODES)
+def test_micro_batches_take_the_whole_mini_batch_step_on_responses_of_many_lengths(
+        mode: str, tiny, warm_cache: Path, tmp_path: Path) -> None:
+    overrides = ("objective=top_entropy", "objective.terms=[entropy]", "control.entropy_coeff=0.01",
+                 f"objective.loss_agg_mode={mode}", "backend.optimizer=sgd", "backend.dtype=float64",
+                 "trainer.steps=1", "trainer.ppo_epochs=2")
+    whole = build_trainer(_config(tiny, warm_cache, *overrides), tmp_path / "whole")
+    split = build_trainer(_config(tiny, warm_cache, *overrides, "trainer.ppo_micro_batch_size=3"), tmp_path / "split")
+    start = {name: param.clone() for name, param in whole.backend.params.items()}
+    whole.run()
+    split.run()
+    rollout = split.backend.rollout()
+    assert len(split._micro_batches(rollout)) > 1 and rollout.lengths().unique().numel() > 1
+    for name, param in whole.backend.params.items():
+        torch.testing.assert_close(split.backend.params[name] - start[name], param - start[name],
+                                   rtol=1e-9, atol=1e-12, msg=name)
