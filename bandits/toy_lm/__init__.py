@@ -5,10 +5,10 @@ multi-token responses of variable length, a shared network, temperature sampling
 from noisy demonstrations, R independent runs vectorised with per-run parameters. Importing the
 package registers the Gymnasium environment ``entropic/ToyLM-v0``.
 
-Modules: ``tasks`` (tokenizer, problems, exact verifiers, reward shaping; ``expressions`` parses
-countdown answers), ``model`` (the batched GPT and its sampler), ``pretrain`` (the cached warm
-start), ``backend`` and ``factory`` (the Backend protocol, the Hydra target), ``gym_env``, and
-``plot`` (``python -m entropic.sims.toy_lm.plot RUN_DIR``: reward and entropy of a run).
+Modules: ``tasks`` (the tokenizer and batch verdicts of :mod:`entropic.tasks`' problems),
+``model`` (the batched GPT and its sampler), ``pretrain`` (the cached warm start), ``backend`` and
+``factory`` (the Backend protocol, the Hydra target), ``gym_env``, and ``plot``
+(``python -m entropic.sims.toy_lm.plot RUN_DIR``: reward and entropy of a run).
 """
 
 from entropic.sims.toy_lm.backend import ToyLMBackend

@@ -105,7 +105,7 @@ def demonstrations(task: Task, rng: random.Random, size: int, width: int,
     prompts, responses = [], []
     for _ in range(size):
         problem = task.sample(rng)
-        answer = "".join(rng.choice(task.alphabet) if rng.random() < noise else c for c in problem.answer)
+        answer = task.noisy_answer(problem, rng, noise)
         prompts.append(encode(problem.prompt))
         ids = [*encode(answer), EOS]
         responses.append(ids + [PAD] * (width - len(ids)))
