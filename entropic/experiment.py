@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -139,6 +140,16 @@ def _check_known_keys(node: Any, schema: type, prefix: str) -> None:
         _check_known_keys(node.get(key), hints.get(key), f"{prefix}{key}.")
 
 
+def _instantiate_backend(node: DictConfig, num_runs: int, seeds: list[int]) -> Any:
+    """The backend ``node`` names; the backend's own ``ValueError`` (naming its field) comes out unwrapped."""
+    try:
+        return instantiate(node, num_runs=num_runs, seeds=seeds)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, ValueError):
+            raise error.__cause__ from None
+        raise
+
+
 def build_trainer(cfg: DictConfig, output_dir: str | Path) -> Trainer:
     """Validate ``cfg`` completely, then build the backend, objective, controller and trainer."""
     run = validate(cfg)
@@ -149,7 +160,7 @@ def build_trainer(cfg: DictConfig, output_dir: str | Path) -> Trainer:
     controller_config = None if cfg.controller is None else controller_config_from_dict(
         OmegaConf.to_container(cfg.controller, resolve=True))
     seeds = run_seeds(run)
-    backend = instantiate(cfg.backend, num_runs=run.num_runs, seeds=seeds)
+    backend = _instantiate_backend(cfg.backend, run.num_runs, seeds)
     per_run = controller_config if isinstance(controller_config, list) else [controller_config]
     for config in (c for c in per_run if c is not None):
         check_reachable_target(config, getattr(backend, "max_entropy", None))

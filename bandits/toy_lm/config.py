@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from entropic.cache import cache_dir
 from entropic.sims.toy_lm.tasks import TASKS, VOCAB, Task
 
 OPTIMIZERS = ("sgd", "adam")
@@ -187,14 +187,7 @@ class ToyLMConfig:
 
     def resolved_cache_dir(self) -> Path | None:
         """The warm-start cache directory, or ``None`` when caching is off."""
-        if self.cache_dir == "":
-            return None
-        if self.cache_dir is not None:
-            return Path(self.cache_dir).expanduser()
-        if os.environ.get("ENTROPIC_CACHE_DIR"):
-            return Path(os.environ["ENTROPIC_CACHE_DIR"]).expanduser()
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        return Path(base) / "entropic"
+        return cache_dir(self.cache_dir)
 
 
 def _require(name: str, ok: bool, allowed: str, value: object) -> None:

@@ -22,15 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 
+from entropic.cache import atomic_save
 from entropic.metrics import entropy_from_logits
 from entropic.sims.rng import uniform
 from entropic.sims.toy_lm.config import PRETRAIN_FIELDS, ToyLMConfig
@@ -86,17 +83,9 @@ def load_or_pretrain(config: ToyLMConfig) -> WarmStart:
     log.info("pretraining the toy-LM warm start (%s, cached at %s)", config.task, path)
     warm = pretrain(config)
     if path is not None:
-        _atomic_save(path, {"params": warm.params, "stats": warm.stats,
+        atomic_save(path, {"params": warm.params, "stats": warm.stats,
                             "config": {name: getattr(config, name) for name in PRETRAIN_FIELDS}})
     return warm
-
-
-def _atomic_save(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
 
 
 def demonstrations(task: Task, rng: random.Random, size: int, width: int,
