@@ -162,15 +162,17 @@ class HFBackend:
     # ------------------------------------------------------------ scoring
     def _token_stats(self, model: torch.nn.Module, rollout: Rollout, entropy: str
                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        config = self.config
         hidden = response_hidden(model, rollout.prompts, rollout.prompt_mask, rollout.tokens, rollout.mask)
-        return token_stats(hidden, rollout.tokens, rollout.mask, model.get_output_embeddings(),
-                           self.config.temperature, entropy, self.config.logits_chunk_rows)
+        return token_stats(hidden, rollout.tokens, rollout.mask, model.get_output_embeddings(), config.temperature,
+                           entropy, config.logits_chunk_rows,
+                           config.entropy_top_k if config.entropy_estimator == "topk" else None)
 
     def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs ``[B, T]`` of ``rollout``'s tokens under the current weights, with grad, and the entropy
-        ``entropy`` asks for (``config.entropy_estimator``: exact, or ``-log pi`` of the sampled token)."""
+        ``entropy`` asks for (``config.entropy_estimator``: exact, top-k, or ``-log pi`` of the sampled token)."""
         check_entropy_mode(entropy)
-        exact = entropy if self.config.entropy_estimator == "exact" else "none"
+        exact = "none" if self.config.entropy_estimator == "sampled" else entropy
         if self.config.gradient_checkpointing and torch.is_grad_enabled():
             self.model.train()  # transformers checkpoints only in training mode; dropout is off
         try:

@@ -10,7 +10,7 @@ import torch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
-ENTROPY_ESTIMATORS = ("exact", "sampled")
+ENTROPY_ESTIMATORS = ("exact", "sampled", "topk")
 ARCHITECTURES = ("qwen2", "llama")
 TINY_FIELDS = ("task", "task_args", "architecture", "n_layer", "n_embd", "n_head", "n_kv_head", "max_new_tokens",
                "pretrain_steps", "pretrain_batch_size", "pretrain_lr", "pretrain_eval_every", "demo_noise",
@@ -90,7 +90,11 @@ class HFConfig:
         What ``score`` reports as token entropy: ``exact`` (default; the full-vocabulary entropy of
         the sampling distribution, one pass over the LM head's logits) or ``sampled`` (``-log pi`` of
         the sampled token: an unbiased single-sample estimate of the same entropy, no extra pass,
-        variance about that of the log-prob).
+        variance about that of the log-prob) or ``topk`` (the entropy of the ``entropy_top_k`` most probable
+        tokens renormalised: biased low by the dropped tail, at most ``log k``; it saves only the
+        entropy's own pass, not the LM head).
+    entropy_top_k : int
+        The ``k`` of ``topk``. Default 64.
     logits_chunk_rows : int
         Token rows per block of the LM head in ``score``: only a ``[rows, V]`` float32 block exists at
         once. Default 2048 (verl's).
@@ -151,6 +155,7 @@ class HFConfig:
     max_grad_norm: float | None = 1.0
     use_reference: bool = False
     entropy_estimator: str = "exact"
+    entropy_top_k: int = 64
     logits_chunk_rows: int = 2048
     num_train_problems: int = 4096
     num_eval_problems: int = 128
@@ -177,9 +182,9 @@ class HFConfig:
                  f"one of {list(ENTROPY_ESTIMATORS)}", self.entropy_estimator)
         _require("architecture", self.architecture in ARCHITECTURES, f"one of {list(ARCHITECTURES)}",
                  self.architecture)
-        for name in ("num_prompts", "group_size", "max_new_tokens", "logits_chunk_rows", "num_train_problems",
-                     "num_eval_problems", "eval_samples", "n_layer", "n_embd", "n_head", "n_kv_head",
-                     "pretrain_batch_size", "pretrain_eval_every"):
+        for name in ("num_prompts", "group_size", "max_new_tokens", "logits_chunk_rows", "entropy_top_k",
+                     "num_train_problems", "num_eval_problems", "eval_samples", "n_layer", "n_embd", "n_head",
+                     "n_kv_head", "pretrain_batch_size", "pretrain_eval_every"):
             _require(name, getattr(self, name) >= 1, ">= 1", getattr(self, name))
         for name in ("lora_rank", "overlong_buffer_len", "warmup_steps", "decay_steps", "pretrain_steps",
                      "format_penalty", "overlong_penalty_factor", "weight_decay", "lora_dropout"):

@@ -40,7 +40,7 @@ def response_hidden(model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mas
 
 
 def _block(hidden: torch.Tensor, targets: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor],
-           temperature: float, entropy: str) -> tuple[torch.Tensor, torch.Tensor]:
+           temperature: float, entropy: str, top_k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs ``[n]`` of ``targets`` and entropies ``[n]`` (empty for ``entropy="none"``) of one block."""
     logits = head(hidden)
     logits = logits.to(compute_dtype(logits.dtype)) / temperature  # [n, V], float32 at least
@@ -48,13 +48,13 @@ def _block(hidden: torch.Tensor, targets: torch.Tensor, head: Callable[[torch.Te
     if entropy == "none":
         return log_probs, logits.new_empty(0)
     with torch.set_grad_enabled(torch.is_grad_enabled() and entropy == "grad"):
-        return log_probs, entropy_from_logits(logits)
+        return log_probs, entropy_from_logits(logits if top_k is None else logits.topk(top_k, dim=-1).values)
 
 
 def token_stats(hidden: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                 head: Callable[[torch.Tensor], torch.Tensor], temperature: float, entropy: str,
-                chunk_rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probs and exact entropies of the valid response tokens.
+                chunk_rows: int, top_k: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs and entropies of the valid response tokens.
 
     Parameters
     ----------
@@ -68,6 +68,10 @@ def token_stats(hidden: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
         The LM head, ``[n, D] -> [n, V]``.
     entropy : str
         ``none``, ``detached`` or ``grad`` (:data:`entropic.protocol.ENTROPY_MODES`).
+    top_k : int, optional
+        ``None``: the exact entropy of the full distribution; ``k``: the entropy of the ``k`` most
+        probable tokens renormalised, a lower bound of the exact one when ``k`` holds most of the mass
+        (the tail's share is dropped), at most ``log k``.
 
     Returns
     -------
@@ -78,8 +82,8 @@ def token_stats(hidden: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
     valid = mask > 0
     rows, targets = hidden[valid], tokens[valid]  # [N, D], [N]
     grad = torch.is_grad_enabled() and rows.requires_grad
-    pieces = [checkpoint(_block, h, t, head, temperature, entropy, use_reentrant=False) if grad
-              else _block(h, t, head, temperature, entropy)
+    pieces = [checkpoint(_block, h, t, head, temperature, entropy, top_k, use_reentrant=False) if grad
+              else _block(h, t, head, temperature, entropy, top_k)
               for h, t in zip(torch.split(rows, chunk_rows), torch.split(targets, chunk_rows), strict=True)]
     dtype = compute_dtype(hidden.dtype)
     log_probs = mask.new_zeros(mask.shape, dtype=dtype)

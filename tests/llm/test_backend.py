@@ -130,3 +130,20 @@ def test_lora_trains_adapters_only_and_its_reference_is_the_base(make_backend) -
     torch.testing.assert_close(again.ref_log_probs, again.old_log_probs)
     state = backend.state_dict()
     assert state["model"] and all("lora_" in name for name in state["model"])
+
+
+def test_top_k_entropy_is_that_of_the_renormalised_top_k_and_bounds_the_exact_one_below(make_backend) -> None:
+    exact, top = make_backend(), make_backend(entropy_estimator="topk", entropy_top_k=3)
+    rollout = exact.rollout()
+    with torch.no_grad():
+        full = exact.score(rollout, "detached").entropy
+        approx = top.score(rollout, "detached").entropy
+        hidden = exact.model(input_ids=torch.cat([rollout.prompts, rollout.tokens], 1),
+                             attention_mask=torch.cat([rollout.prompt_mask, rollout.mask.long()], 1),
+                             position_ids=(torch.cat([rollout.prompt_mask, rollout.mask.long()], 1).cumsum(-1) - 1
+                                           ).clamp(min=0)).logits[:, rollout.prompts.shape[1] - 1:-1]
+    top3 = torch.log_softmax(hidden.topk(3, dim=-1).values, -1)
+    expected = -(top3.exp() * top3).sum(-1) * rollout.mask
+    torch.testing.assert_close(approx, expected, rtol=1e-5, atol=1e-6)
+    valid = rollout.mask > 0
+    assert bool((approx[valid] <= math.log(3) + 1e-6).all()) and bool((approx[valid] < full[valid]).all())

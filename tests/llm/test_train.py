@@ -68,7 +68,7 @@ def test_the_entropy_controller_drives_the_llm(tmp_path: Path) -> None:
     (["backend.dtype=bfloat16"], r"backend.dtype=bfloat16 needs a GPU"),
     (["backend.top_p=0"], r"backend.top_p must be in \(0, 1\], got 0"),
     (["+backend.temprature=0.5"], r"backend.temprature is not a field of the LLM backend"),
-    (["backend.entropy_estimator=topk"], r"backend.entropy_estimator must be one of \['exact', 'sampled'\]"),
+    (["backend.entropy_estimator=top"], r"backend.entropy_estimator must be one of \['exact', 'sampled', 'topk'\]"),
     (["controller=pi_entropy_coeff", "objective=entropy_bonus", "controller.law.setpoint=5.0"],
      r"above what this backend's policy can reach \(log of its vocabulary: 4.5951 nats\)"),
 ])
