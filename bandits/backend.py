@@ -13,7 +13,7 @@ unique across runs.
   (over responses and the verifier's coin) of their sampled versions, with no sampling noise.
 
 A run's numbers never depend on the other runs: its draws come from its own seed, every
-reduction is a per-run fold (:mod:`entropic.segments`), and reading log-probs from the parameters
+reduction is a per-run fold (:mod:`entropic.reduce`), and reading log-probs from the parameters
 (a gather along the arms for a whole rollout, a 1-D ``index_select`` for a subset of rows) adds
 each logit's gradients in row order on the way back. Its trajectory is therefore the same, to
 the bit, alone or among a thousand others.
@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 
 import torch
 
+from entropic._memo import memo
 from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode
-from entropic.segments import memo
 from entropic.sims.config import BanditConfig
 from entropic.sims.optim import backward_per_run, make_optimizer, step_per_run
 from entropic.sims.policy import BanditPolicy

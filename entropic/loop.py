@@ -56,9 +56,8 @@ from entropic.protocol import (
     SupportsReferenceReset,
     TokenStats,
 )
-from entropic.reduce import sum_per_run
+from entropic.reduce import Segments, group_runs, sum_per_run
 from entropic.run_log import RunLog
-from entropic.segments import Segments, id_segments
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +265,7 @@ class Trainer:
         if size is None:
             yield torch.arange(rollout.batch_size, device=rollout.mask.device)
             return
-        groups, _ = id_segments(rollout.group)  # groups in increasing id order
-        group_run = groups.first(rollout.run_ids())  # [K]
+        groups, group_run = group_runs(rollout.group, rollout.run_ids())  # [K] groups in increasing id order
         yield from _chunks(groups.rows(Segments.of(group_run, rollout.num_runs).rank) // size)  # a group's rank
 
     def _micro_batches(self, mini_batch: Rollout) -> list[torch.Tensor] | None:

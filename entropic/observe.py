@@ -23,8 +23,7 @@ import torch
 
 from entropic.metrics import entropy_summary
 from entropic.protocol import Observation, Rollout, TokenStats
-from entropic.reduce import masked_mean_per_run, sum_per_run
-from entropic.segments import id_segments
+from entropic.reduce import group_runs, masked_mean_per_run, sum_per_run
 
 
 def observe(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor) -> Observation:
@@ -49,8 +48,7 @@ def observe(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Te
 def _flat_group_share(rollout: Rollout) -> torch.Tensor:
     """Per run, the share of groups whose rewards are all equal (all correct or all wrong) ``[R]``."""
     rewards = rollout.sequence_rewards()
-    groups, _ = id_segments(rollout.group)
+    groups, group_run = group_runs(rollout.group, rollout.run_ids())  # [K]
     flat = (groups.amin(rewards) == groups.amax(rewards)).to(rewards.dtype)  # [K]
-    group_run = groups.first(rollout.run_ids())  # [K]
     count = sum_per_run(torch.ones_like(flat), group_run, rollout.num_runs)
     return sum_per_run(flat, group_run, rollout.num_runs) / count.clamp(min=1.0)

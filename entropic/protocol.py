@@ -25,8 +25,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from entropic._memo import memo
 from entropic.control import Control
-from entropic.segments import memo
 
 
 def _check_shape(name: str, tensor: torch.Tensor | None, shape: tuple[int, ...], owner: str) -> None:

@@ -1,6 +1,6 @@
 """Vectorised group statistics and per-run whitening behind the advantage estimators.
 
-Groups (prompts) are the :class:`~entropic.segments.Segments` of ``rollout.group``; every
+Groups (prompts) are the :class:`~entropic.reduce.Segments` of ``rollout.group``; every
 group statistic is a pairwise fold or a max/min over the group's rows, with no Python loop over
 groups, so a run's groups get the same numbers whether the run is alone or batched with others.
 Batch-level statistics (whitening) are taken per run.
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from entropic._memo import memo
 from entropic.protocol import Rollout
-from entropic.reduce import gather_runs, indicator, masked_mean_per_run, sum_per_run
-from entropic.segments import Segments, id_segments, memo
+from entropic.reduce import Segments, gather_runs, id_segments, indicator, masked_mean_per_run, sum_per_run
 
 WHITEN_EPS = 1e-8
 """verl ``masked_whiten``: ``(x - mean) * rsqrt(var + 1e-8)``."""

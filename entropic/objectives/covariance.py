@@ -25,9 +25,9 @@ from entropic.reduce import (
     knob_per_run,
     masked_count_per_run,
     masked_mean_per_run,
+    run_segments,
     sum_per_run,
 )
-from entropic.segments import run_segments
 
 
 def token_covariance(batch: PolicyBatch) -> torch.Tensor:

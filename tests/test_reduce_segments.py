@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from entropic.reduce import quantile_per_run, sum_per_run
-from entropic.segments import Segments, fold_sum, run_segments
+from entropic.reduce import Segments, fold_sum, quantile_per_run, run_segments, sum_per_run
 
 
 def test_fold_adds_in_halves() -> None:
