@@ -20,7 +20,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from entropic.allocator import retain_freed_memory
-from entropic.tuning.study.cli import tune
+from entropic.tuning.study.cli import run_study
 
 DEMO = [
     "trainer.steps=600",          # the standard bandit (configs/backend/bandit.yaml), 600 GRPO steps a run
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="tune/default", overrides=DEMO + list(args.overrides))
-    summary = tune(cfg, Path(args.out))
+    summary = run_study(cfg, Path(args.out))
     heldout = summary.get("heldout", {}).get("values", {})
     for name, values in heldout.items():
         logging.getLogger(__name__).info("held-out %-10s %s", name,

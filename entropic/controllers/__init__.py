@@ -6,7 +6,7 @@
   ``pos_neg_weight`` (the pair ``pos_weight = 1 - d``, ``neg_weight = 1 + d``), each with a declared
   direction (effect on entropy of raising it). Feedback laws output an effort ``u``; ``u > 0``
   raises entropy on every actuator.
-- Sensors (:data:`SENSORS`): the Observation key read (``entropy/mean``, ``entropy/top20_mean``, ...),
+- Sensors (:data:`entropic.observe.SENSORS`): the Observation key read (``entropy/mean``, ``entropy/top20_mean``, ...),
   optionally smoothed by an exponential moving average.
 
 Everything is vectorised over R independent runs: parameters, state and outputs are tensors ``[R]``.
@@ -27,12 +27,12 @@ from entropic.controllers.law_configs import (
 )
 from entropic.controllers.laws import LAWS, METRIC_KEYS, Law, register_law
 from entropic.controllers.schedules import schedule_value
-from entropic.controllers.sensors import SENSORS, Sensor, register_sensor
+from entropic.controllers.sensor import Sensor
 
 __all__ = [
-    "ACTUATORS", "ANTI_WINDUP", "LAWS", "METRIC_KEYS", "SENSORS", "Actuator", "ActuatorConfig", "ActuatorSpec",
+    "ACTUATORS", "ANTI_WINDUP", "LAWS", "METRIC_KEYS", "Actuator", "ActuatorConfig", "ActuatorSpec",
     "ConstantConfig", "ControllerConfig", "EntroPICConfig", "EntropyController", "Law", "PIDConfig",
     "ScheduleConfig", "Sensor", "SensorConfig", "SkyworkConfig", "build_controller", "controller_config_from_dict",
     "register_law",
-    "register_sensor", "schedule_value",
+    "schedule_value",
 ]

@@ -25,7 +25,7 @@ from entropic.controllers._checks import FromDict, from_mapping, is_number, opti
 from entropic.controllers.actuators import ACTUATORS
 from entropic.controllers.law_configs import ConstantConfig, PIDConfig
 from entropic.controllers.laws import LAWS
-from entropic.controllers.sensors import SENSORS
+from entropic.observe import SENSORS
 
 
 @dataclass

@@ -26,7 +26,7 @@ from entropic.control import Control
 from entropic.controllers.actuators import ACTUATORS, Actuator
 from entropic.controllers.config import ControllerConfig
 from entropic.controllers.laws import LAWS, Law, Metrics, stack_params
-from entropic.controllers.sensors import Sensor
+from entropic.controllers.sensor import Sensor
 from entropic.protocol import Observation
 
 

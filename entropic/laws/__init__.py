@@ -7,7 +7,7 @@ Analysis (torch + numpy; works on ``metrics.jsonl`` and on live ``TokenStats``):
 - :mod:`~entropic.laws.fit`: ``R = -a exp(H) + b`` with R^2, confidence intervals and the ceiling;
 - :mod:`~entropic.laws.quadrants`: the entropy change split by token class (probability x advantage);
 - :mod:`~entropic.laws.percentiles`: entropy and pass@k per token-entropy percentile;
-- :mod:`~entropic.laws.sensors`: all of these as live sensors of a training run;
+- :mod:`~entropic.laws.observer`: all of these as live sensors of a training run;
 - :mod:`~entropic.laws.analyse`: what of this a given run directory's log allows.
 
 Claims (``entropic-laws``): :mod:`~entropic.laws.claims` registers each published claim with its
@@ -18,6 +18,7 @@ Importing this package registers the ``unlikeliness`` advantage estimator.
 
 from entropic.laws.analyse import analyse_records, analyse_run
 from entropic.laws.fit import EntropyRewardFit, fit_entropy_reward
+from entropic.laws.observer import LawsObserver
 from entropic.laws.percentiles import entropy_percentile_curves, passk_by_entropy_bucket
 from entropic.laws.predictor import (
     observed_entropy_change,
@@ -28,7 +29,6 @@ from entropic.laws.predictor import (
 )
 from entropic.laws.quadrants import QUADRANTS, quadrant_entropy_change
 from entropic.laws.records import RunRecords
-from entropic.laws.sensors import LawsObserver
 from entropic.laws.stats import Estimate, mean_ci
 from entropic.laws.verdict import Check, ClaimResult, check, verdict
 

@@ -6,7 +6,7 @@ What a run logged decides what is computed:
   ``reward/mean`` against ``entropy/mean``), with the ceiling;
 - ``entropy/cov_logp_adv`` (every run): how well the batch covariance sensor, the NPG-form proxy
   ``dH ~ -lr Cov(log pi, A)``, tracks the observed change (correlation and sign; its scale is arbitrary);
-- ``laws/dH_pg`` / ``laws/dH_npg`` (runs with :class:`~entropic.laws.sensors.LawsObserver`): the
+- ``laws/dH_pg`` / ``laws/dH_npg`` (runs with :class:`~entropic.laws.observer.LawsObserver`): the
   predictors' correlation, relative error and slope;
 - ``laws/dH/<class>``: the entropy change summed by token class;
 - ``entropy/p<q>``: the final token-entropy percentiles.

@@ -27,8 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from entropic.advantages import compute_advantages
 from entropic.experiment import build_trainer
+from entropic.laws.observer import LawsObserver
 from entropic.laws.records import RunRecords
-from entropic.laws.sensors import LawsObserver
 from entropic.loop import Trainer
 from entropic.objectives import PolicyBatch
 
@@ -54,7 +54,7 @@ class Arm:
     variants : tuple[str, ...]
         Names of the variant blocks of runs, in run order (variant-major).
     sensors : bool
-        Log the law sensors (:class:`~entropic.laws.sensors.LawsObserver`).
+        Log the law sensors (:class:`~entropic.laws.observer.LawsObserver`).
     states : str
         How tokens share logits for the sensors (``group_position`` for a bandit, ``token`` for an LM).
     procedure : str

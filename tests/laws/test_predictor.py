@@ -9,9 +9,9 @@ import torch
 
 from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.control import Control
+from entropic.laws.observer import state_ids
 from entropic.laws.predictor import predicted_entropy_change, token_entropy_contributions, token_kernels
 from entropic.laws.quadrants import QUADRANTS, quadrant_entropy_change
-from entropic.laws.sensors import state_ids
 from entropic.metrics import entropy_from_logits, predicted_entropy_change_npg, predicted_entropy_change_pg
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 from entropic.sims import BanditConfig, SoftmaxBanditBackend

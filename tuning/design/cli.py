@@ -43,7 +43,7 @@ from entropic.tuning.design.rules import (
     controller_config,
     plant_in_effort_units,
     process_model,
-    tune,
+    rule_settings,
     write_controller_config,
 )
 from entropic.tuning.design.validate import step_test_response, tracking_response
@@ -165,7 +165,7 @@ def _tune_all(plant: DiscreteModel, design: DesignConfig) -> tuple[dict[str, dic
     analyses: dict[str, LoopAnalysis] = {}
     for rule in RULES:
         try:
-            settings = tune(rule, plant, design.tau_c)
+            settings = rule_settings(rule, plant, design.tau_c)
         except ValueError as error:
             if rule == design.rule:
                 raise

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
-from entropic.controllers import ACTUATORS, ANTI_WINDUP, SENSORS
+from entropic.controllers import ACTUATORS, ANTI_WINDUP
 from entropic.experiment import RunConfig
+from entropic.observe import SENSORS
 
 RULES = ("simc", "imc", "zn")
 """Tuning rules: Skogestad's SIMC, IMC (Rivera, Morari & Skogestad), Ziegler-Nichols (ultimate point)."""

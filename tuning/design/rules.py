@@ -36,7 +36,7 @@ from entropic.tuning.design.loop_model import ultimate_point
 from entropic.tuning.sysid.models import DiscreteModel, fit_fopdt, fit_integrating, nrmse
 
 __all__ = ["PIDSettings", "ProcessModel", "controller_config", "imc", "plant_in_effort_units", "process_model",
-           "simc", "tune", "write_controller_config", "ziegler_nichols"]
+           "rule_settings", "simc", "write_controller_config", "ziegler_nichols"]
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def ziegler_nichols(ku: float, pu: float, pid: bool = False) -> PIDSettings:
     return PIDSettings(0.45 * ku, pu / 1.2, form="ideal", rule="zn")
 
 
-def tune(rule: str, model: DiscreteModel, tau_c: float, dt: float = 1.0) -> PIDSettings:
+def rule_settings(rule: str, model: DiscreteModel, tau_c: float, dt: float = 1.0) -> PIDSettings:
     """PI settings by ``rule`` (``simc``, ``imc``, ``zn``) for a model in effort units (see plant_in_effort_units)."""
     process = process_model(model, dt)
     if process.gain <= 0:

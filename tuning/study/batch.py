@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,11 @@ from entropic.controllers import ControllerConfig, build_controller
 from entropic.loop import Diverged, Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
 from entropic.observe import observe
-from entropic.protocol import Observation, Rollout, TokenStats
-from entropic.reduce import masked_mean_per_run
 
 log = logging.getLogger(__name__)
 
 LEAN_SENSORS = ("entropy/mean", "entropy/sampled_nll", "reward/mean", "entropy/pos_adv", "entropy/neg_adv")
-"""Observation keys :func:`lean_observe` computes (the others need per-run sorts, the costly part)."""
+"""The readings a lean study observes besides its controller's (the others need per-run sorts, the costly part)."""
 
 
 @dataclass
@@ -161,28 +160,6 @@ OnReport = Callable[[int, int, Trace], bool]
 """``on_report(trial_index, steps_done, trace_of_its_runs) -> stop``: called every ``report_every`` steps."""
 
 
-def lean_observe(step: int, rollout: Rollout, stats: TokenStats, advantages: torch.Tensor) -> Observation:
-    """:func:`entropic.observe.observe` restricted to :data:`LEAN_SENSORS`, with the same arithmetic.
-
-    Percentiles and top-share means sort every token of every run, which costs more than the
-    rest of a bandit step; a study whose controller reads none of them skips them.
-    """
-    run, R = rollout.run_ids(), rollout.num_runs
-    weights = rollout.weights if rollout.weights is not None else torch.ones_like(rollout.sequence_rewards())
-    measure = rollout.mask * weights.unsqueeze(-1)
-    values = {
-        "entropy/sampled_nll": masked_mean_per_run(-rollout.old_log_probs, measure, run, R),
-        "reward/mean": masked_mean_per_run(rollout.sequence_rewards().unsqueeze(-1), weights.unsqueeze(-1), run, R),
-    }
-    if stats.entropy is not None:
-        entropy = stats.entropy.detach()
-        entropy_measure = rollout.mask if rollout.weights is None else rollout.mask * rollout.weights.unsqueeze(-1)
-        values["entropy/mean"] = masked_mean_per_run(entropy, entropy_measure, run, R)
-        values["entropy/pos_adv"] = masked_mean_per_run(entropy, measure * (advantages > 0), run, R)
-        values["entropy/neg_adv"] = masked_mean_per_run(entropy, measure * (advantages < 0), run, R)
-    return Observation(step=step, values=values)
-
-
 @dataclass
 class Simulator:
     """The study-level half of a simulation: backend, loop lengths and a scratch directory.
@@ -198,7 +175,7 @@ class Simulator:
     workdir : str or Path
         Scratch directory of the trainers (nothing large is written).
     lean : bool
-        Use :func:`lean_observe` when the controller reads one of its sensors (default True).
+        Observe only :data:`LEAN_SENSORS` and the controller's sensors (default True); False: every sensor.
     """
 
     backend: dict[str, Any]
@@ -276,11 +253,11 @@ class Simulator:
         backend = instantiate(self.backend, **overrides)
         config = dataclasses.replace(self.trainer, eval_every=0, checkpoint_every=0, histogram_every=0,
                                      tensorboard=False)
-        required = set() if controller is None else set(controller.required_observations)
-        lean = self.lean and required <= set(LEAN_SENSORS)
+        required = () if controller is None else tuple(controller.required_observations)
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
         return Trainer(backend, Objective(objective_config), advantage_config, control, controller, config,
-                       self.workdir, run_seeds, observe=lean_observe if lean else observe)
+                       self.workdir, run_seeds,
+                       observe=partial(observe, names=(*LEAN_SENSORS, *required)) if self.lean else observe)
 
 
 class _Recorder:

@@ -124,7 +124,7 @@ def _design_files(path: Path) -> list[Path]:
     return files
 
 
-def tune(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
+def run_study(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     """Validate everything, run this worker's share of the study, then export and report.
 
     Returns
@@ -251,7 +251,7 @@ def _main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best value of the first target (for Hydra sweepers)."""
     retain_freed_memory()
     try:
-        summary = tune(cfg, HydraConfig.get().runtime.output_dir)
+        summary = run_study(cfg, HydraConfig.get().runtime.output_dir)
     except (ValueError, InstantiationException) as error:
         cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
         log.error("%s", cause)

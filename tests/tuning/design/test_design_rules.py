@@ -21,8 +21,8 @@ from entropic.tuning.design.rules import (
     imc,
     plant_in_effort_units,
     process_model,
+    rule_settings,
     simc,
-    tune,
     write_controller_config,
     ziegler_nichols,
 )
@@ -70,7 +70,7 @@ def test_imc_closed_forms() -> None:
 
 def test_ziegler_nichols_from_the_ultimate_point_of_a_discrete_integrator() -> None:
     b = 0.02  # b / (z - 1): phase -180 deg at the Nyquist frequency, Ku = 2 / b, Pu = 2 steps
-    settings = tune("zn", DiscreteModel("integrating", [-1.0], [b]), tau_c=10.0)
+    settings = rule_settings("zn", DiscreteModel("integrating", [-1.0], [b]), tau_c=10.0)
     assert (settings.kc, settings.tau_i) == pytest.approx((0.45 * 2 / b, 2 / 1.2), rel=1e-4)
     pid = ziegler_nichols(8.0, 2 * math.pi / math.sqrt(3), pid=True)  # 1/(s+1)^3: Ku = 8, Pu = 2 pi / sqrt 3
     assert (pid.kc, pid.tau_i, pid.tau_d) == pytest.approx((4.8, math.pi / math.sqrt(3), math.pi / (4 * math.sqrt(3))))
@@ -103,7 +103,7 @@ def test_effort_units_flip_the_sign_for_actuators_that_lower_entropy() -> None:
     model = DiscreteModel("fopdt", [-0.9], [-0.05])
     assert plant_in_effort_units(model, -1).b == [0.05]
     with pytest.raises(ValueError, match="wrong sign"):
-        tune("simc", model, tau_c=10.0)
+        rule_settings("simc", model, tau_c=10.0)
 
 
 @pytest.mark.parametrize(("actuator", "direction", "bias", "limits"),

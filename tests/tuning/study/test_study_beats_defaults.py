@@ -8,7 +8,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_module
 
-from entropic.tuning.study.cli import tune
+from entropic.tuning.study.cli import run_study
 from entropic.tuning.study.space import load_preset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -22,7 +22,7 @@ def test_tuned_gains_beat_every_default_on_heldout_seeds(tune_cfg, tmp_path: Pat
     cfg = tune_cfg("trainer.steps=100", "tune.n_trials=32", "tune.batch_size=8", "tune.seeds=4", "tune.heldout_seeds=8",
                    "tune.target_entropy=0.8", "tune.report=true", "tune.export=true",
                    f"tune.warm_start.design=[{tmp_path / 'design'}]")
-    summary = tune(cfg, tmp_path / "study")
+    summary = run_study(cfg, tmp_path / "study")
     heldout = summary["heldout"]
     assert not set(heldout["seeds"]) & set(summary["seeds"]), "held-out seeds differ from the tuning seeds"
     errors = {name: values["tracking_error"] for name, values in heldout["values"].items()}
@@ -43,7 +43,7 @@ def test_tuned_gains_beat_every_default_on_the_standard_bandit(tmp_path: Path) -
         cfg = compose(config_name="tune/default", overrides=[
             "trainer.steps=600", "tune.n_trials=44", "tune.batch_size=20", "tune.seeds=3", "tune.heldout_seeds=5",
             "tune.report_every=100", "tune.report=true", "tune.export=false"])
-    summary = tune(cfg, tmp_path)
+    summary = run_study(cfg, tmp_path)
     errors = {name: values["tracking_error"] for name, values in summary["heldout"]["values"].items()}
     assert set(errors) == {"best", "preset", "dapo", "skywork", "entropic"}
     assert all(errors["best"] < error for name, error in errors.items() if name != "best"), errors

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 
 from entropic.experiment import build_trainer
-from entropic.tuning.study.cli import tune
+from entropic.tuning.study.cli import run_study
 from entropic.tuning.study.storage import make_storage
 from entropic.tuning.study.targets import TargetSettings, get_target
 
@@ -25,7 +25,7 @@ NO_WARM_START = ["tune.warm_start.baselines={}", "tune.warm_start.preset=false"]
 def test_presets_run(tune_cfg, tmp_path: Path, preset: str) -> None:
     cfg = tune_cfg("trainer.steps=6", "tune.n_trials=2", "tune.batch_size=2", "tune.report_every=3",
                    "tune.warm_start.baselines={}", config_name=preset)
-    summary = tune(cfg, tmp_path)
+    summary = run_study(cfg, tmp_path)
     assert summary["counts"]["COMPLETE"] + summary["counts"]["PRUNED"] + summary["counts"]["FAIL"] == 2
     assert summary["counts"]["RUNNING"] == 0
 
@@ -46,7 +46,7 @@ def test_batched_study_equals_one_trial_at_a_time(tune_cfg, tmp_path: Path) -> N
             study.enqueue_trial(p)
         cfg = tune_cfg(f"tune.storage={url}", "tune.study_name=s", "tune.n_trials=4", f"tune.batch_size={batch}",
                        "tune.pruner=none", *NO_WARM_START)
-        tune(cfg, tmp_path / f"out{batch}")
+        run_study(cfg, tmp_path / f"out{batch}")
         values.append(_values_by_params(url, "s"))
     assert len(values[0]) == 4
     assert values[0] == values[1]
@@ -54,12 +54,12 @@ def test_batched_study_equals_one_trial_at_a_time(tune_cfg, tmp_path: Path) -> N
 
 def test_a_worker_with_another_setup_is_refused_naming_the_keys(tune_cfg, tmp_path: Path) -> None:
     common = ["tune.n_trials=2", "tune.batch_size=2", "tune.pruner=none", *NO_WARM_START]
-    tune(tune_cfg(*common), tmp_path)
-    tune(tune_cfg(*common, "tune.n_trials=3", "tune.report=false"), tmp_path)  # more trials: the same setup
+    run_study(tune_cfg(*common), tmp_path)
+    run_study(tune_cfg(*common, "tune.n_trials=3", "tune.report=false"), tmp_path)  # more trials: the same setup
     for change, named in (("trainer.steps=41", r"trainer\.steps=41 \(study: 40\)"), ("tune.seeds=3", r"tune\.seeds=3"),
                           ("objective.loss_agg_mode=seq-mean-token-mean", r"objective\.loss_agg_mode")):
         with pytest.raises(ValueError, match=rf"was run with another setup: {named}"):
-            tune(tune_cfg(*common, change), tmp_path)
+            run_study(tune_cfg(*common, change), tmp_path)
     study = optuna.load_study(study_name="pi_entropy_coeff", storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert len(study.trials) == 3 and study.user_attrs["setup"]["trainer.steps"] == 40
 
@@ -70,7 +70,7 @@ def test_workers_sharing_an_output_directory_keep_each_others_trials(tune_cfg, t
 
     for worker, n_trials in (("host-a:1", 2), ("host-b:2", 4)):
         monkeypatch.setattr(cli, "worker_id", lambda worker=worker: worker)
-        tune(tune_cfg(f"tune.n_trials={n_trials}", "tune.batch_size=2", "tune.pruner=none", *NO_WARM_START),
+        run_study(tune_cfg(f"tune.n_trials={n_trials}", "tune.batch_size=2", "tune.pruner=none", *NO_WARM_START),
              tmp_path)
     summary = json.loads((tmp_path / "tune_summary.json").read_text())
     told = {worker: entry["told"] for worker, entry in summary["workers"].items()}
@@ -82,7 +82,7 @@ def test_failed_trials_are_recorded_with_their_reason(tune_cfg, tmp_path: Path) 
                    "+tune.space.params.backend.lr={low: 0.01, high: 1.0e38, log: true}",
                    "+tune.space.laws.pi.params.controller.law.output_min={low: -1.0, high: 0.9}",
                    "+tune.space.laws.pi.params.controller.law.output_max={low: -0.9, high: 1.0}")
-    summary = tune(cfg, tmp_path)
+    summary = run_study(cfg, tmp_path)
     study = optuna.load_study(study_name="pi_entropy_coeff", storage=summary["storage"])
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
     reasons = {t.user_attrs["fail_reason"].split(":")[0] for t in failed}
@@ -93,7 +93,7 @@ def test_failed_trials_are_recorded_with_their_reason(tune_cfg, tmp_path: Path) 
 
 def test_export_reproduces_the_trial_with_entropic_train(tune_cfg, tmp_path: Path) -> None:
     cfg = tune_cfg("tune.n_trials=5", "tune.export=true", "tune.pruner=none")
-    summary = tune(cfg, tmp_path)
+    summary = run_study(cfg, tmp_path)
     best = summary["best"][0]
     files = summary["export"]["files"]
     assert Path(files["controller"]).exists() and Path(files["objective"]).exists()
@@ -116,7 +116,7 @@ def test_export_reproduces_the_trial_with_entropic_train(tune_cfg, tmp_path: Pat
 
 @pytest.mark.parametrize("pruner", ["hyperband", "successive_halving"])
 def test_pruners_get_intermediate_values_per_trial(tune_cfg, tmp_path: Path, pruner: str) -> None:
-    summary = tune(tune_cfg(f"tune.pruner={pruner}", "tune.n_trials=8", "trainer.steps=30", *NO_WARM_START),
+    summary = run_study(tune_cfg(f"tune.pruner={pruner}", "tune.n_trials=8", "trainer.steps=30", *NO_WARM_START),
                    tmp_path)
     study = optuna.load_study(study_name="pi_entropy_coeff", storage=summary["storage"])
     assert all(t.intermediate_values and set(t.intermediate_values) <= {10, 20} for t in study.trials)
@@ -124,7 +124,7 @@ def test_pruners_get_intermediate_values_per_trial(tune_cfg, tmp_path: Path, pru
 
 
 def test_multi_objective_study_reports_the_pareto_front(tune_cfg, tmp_path: Path) -> None:
-    summary = tune(tune_cfg("tune.targets=[reward_auc,tracking_error]", "tune.n_trials=8", "tune.report=true",
+    summary = run_study(tune_cfg("tune.targets=[reward_auc,tracking_error]", "tune.n_trials=8", "tune.report=true",
                             "tune.export=true", "trainer.steps=20", "tune.warm_start.baselines={}"), tmp_path)
     study = optuna.load_study(study_name="pi_entropy_coeff", storage=summary["storage"])
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from entropic.tuning.study.batch import Method
-from entropic.tuning.study.cli import tune
+from entropic.tuning.study.cli import run_study
 from entropic.tuning.study.space import BRANCH_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -43,7 +43,7 @@ def test_bad_space_raises_a_named_error(params: dict, message: str) -> None:
 def test_bad_space_fails_before_any_trial(tune_cfg, tmp_path: Path) -> None:
     cfg = tune_cfg("+tune.space.params.control.clip_ratio_high={low: 0.5, high: 0.1}")
     with pytest.raises(SearchSpaceError, match="clip_ratio_high"):
-        tune(cfg, tmp_path)
+        run_study(cfg, tmp_path)
     assert not (tmp_path / "study.db").exists()
 
 

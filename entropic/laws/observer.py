@@ -1,4 +1,4 @@
-"""Live law sensors: :func:`entropic.observe.observe` plus the laws' readings of each step.
+"""The laws' observer: :func:`entropic.observe.observe` plus the laws' readings of each step.
 
 Pass a :class:`LawsObserver` as the trainer's ``observe``; its extra readings land in
 ``metrics.jsonl`` beside the usual sensors (from the first, on-policy update of each step):

@@ -1,14 +1,9 @@
-"""Sensors: which entropy a controller reads, optionally smoothed by an exponential moving average.
+"""A controller's sensor: one registered reading (:data:`entropic.observe.SENSORS`), optionally smoothed.
 
-A sensor is an :class:`~entropic.protocol.Observation` key. The controller must read the same
-entropy it regulates, and say which: the name travels in the config
-(``controller.sensor.name``) and on the controller (``EntropyController.sensor``). Readings
-are per run, ``[R]``, in nats, computed by :func:`entropic.observe.observe` over the batch (or
-mini-batch) the loop has just scored.
-
-The loop does no cross-process reduction. An engine that spreads a batch over several processes
-must reduce the readings across them before the controller reads them; otherwise each process
-computes its control from its own shard.
+The controller must read the same entropy it regulates, and say which: the name travels in the
+config (``controller.sensor.name``) and on the controller (``EntropyController.sensor``). Readings
+are per run, ``[R]``, computed by :func:`entropic.observe.observe` over the batch (or mini-batch) the
+loop has just scored.
 """
 
 from __future__ import annotations
@@ -17,27 +12,8 @@ from typing import Any
 
 import torch
 
+from entropic.observe import SENSORS
 from entropic.protocol import Observation
-from entropic.registry import Registry
-
-SENSORS: Registry[str] = Registry("sensor", "controller.sensor.name")
-"""Sensor name -> what it measures (and its bias)."""
-
-
-def register_sensor(name: str, description: str) -> None:
-    """Declare an Observation key that controllers may read (``description``: what, over which tokens)."""
-    SENSORS.register(name)(description)
-
-
-register_sensor("entropy/mean", "mean full-vocabulary token entropy over the batch's valid tokens (nats)")
-for _q in ("10", "50", "90", "99"):
-    register_sensor(f"entropy/p{_q}", f"{_q}th percentile of the token entropy over valid tokens")
-register_sensor("entropy/top20_mean", "mean token entropy over each run's 20% highest-entropy valid tokens "
-                                      "(the 80/20 paper's forking tokens)")
-register_sensor("entropy/pos_adv", "mean token entropy over valid tokens with positive advantage")
-register_sensor("entropy/neg_adv", "mean token entropy over valid tokens with negative advantage")
-register_sensor("entropy/sampled_nll", "Skywork-OR1's Monte-Carlo estimate -mean(log pi_old(sampled token)): "
-                                       "unbiased for the sampling policy's entropy, noisier than entropy/mean")
 
 
 class Sensor:
