@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import torch
 
 from entropic._memo import memo
+from entropic.memory import check_fits
 from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode
 from entropic.sims.config import BanditConfig
@@ -95,6 +96,12 @@ class SoftmaxBanditBackend(PerRunLearningRate):
                  lr: float | torch.Tensor | None = None) -> None:
         if num_runs < 1:
             raise ValueError(f"num_runs must be >= 1, got {num_runs}")
+        responses = f"group_size={config.group_size}" if config.mode == "sampled" else \
+            f"num_arms ** seq_len={config.num_arms ** config.seq_len}"
+        check_fits(config.memory_estimate(num_runs),
+                   f"num_runs={num_runs} x num_prompts={config.num_prompts} x {responses} responses x "
+                   f"num_arms={config.num_arms} ({config.mode} mode, {config.dtype})",
+                   "lower num_runs (a study: tune.batch_size or tune.seeds), num_prompts or group_size")
         self.config = config
         self.num_runs = num_runs
         self.dtype = config.torch_dtype

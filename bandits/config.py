@@ -157,6 +157,17 @@ class BanditConfig:
         """The ``torch.dtype`` named by ``dtype``."""
         return getattr(torch, self.dtype)
 
+    def memory_estimate(self, num_runs: int) -> int:
+        """Bytes of the largest tensors of ``num_runs`` runs: the logits ``[R P T K]`` with their gradient and
+        Adam's two moments, and one step's row logits ``[B T K]`` with their softmax and gradient, where
+        ``B = R P G`` rows (``R P K^T``, twice that with reward noise, in exact mode)."""
+        K, T = self.num_arms, self.seq_len
+        responses = self.group_size if self.mode == "sampled" else \
+            K ** T * (1 if (self.reward_correct, self.reward_wrong) == (1.0, 0.0) else 2)
+        params = num_runs * self.num_prompts * T * K
+        rows = num_runs * self.num_prompts * responses
+        return self.torch_dtype.itemsize * (4 * params + 3 * rows * T * K)
+
 
 def _require(name: str, ok: bool, allowed: str, value: object) -> None:
     if not ok:

@@ -273,10 +273,12 @@ class HFBackend:
         self.optimizer.state = defaultdict(dict)
 
     def state_dict(self) -> dict[str, Any]:
-        trainable = {name for name, p in self.model.named_parameters() if p.requires_grad}
+        model = self.model.state_dict()
+        if self.config.lora_rank:  # the adapters: the frozen base is rebuilt from its directory
+            trainable = {name for name, p in self.model.named_parameters() if p.requires_grad}
+            model = {name: value for name, value in model.items() if name in trainable}
         return {
-            "model": {k: v for k, v in self.model.state_dict().items() if not self.config.lora_rank or
-                      any(k.startswith(name.rsplit(".", 1)[0]) for name in trainable)},
+            "model": model,
             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
             "reference": self.reference.state_dict() if self.reference is not None else None,
             "reference_adapter": self.reference_adapter, "rollouts": self.rollouts, "step_count": self.step_count,

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from entropic import memory
 from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 BAD_VALUES = [
@@ -100,3 +101,27 @@ def test_backend_config_file_builds_the_backend_with_per_run_learning_rates() ->
     assert isinstance(backend, SoftmaxBanditBackend)
     assert backend.config == BanditConfig(num_arms=16, num_correct=4)  # every default of the file is the dataclass's
     assert torch.equal(backend.lr, torch.tensor([1.0, 2.0, 4.0])) and backend.seeds.tolist() == [7, 8, 9]
+
+
+def test_memory_estimate_counts_the_logits_and_the_rows_of_a_step() -> None:
+    sampled = BanditConfig(num_prompts=4, num_arms=6, num_correct=2, group_size=3, seq_len=2, init_entropy=1.0)
+    assert sampled.memory_estimate(5) == 4 * (4 * 5 * 4 * 2 * 6 + 3 * (5 * 4 * 3) * 2 * 6)
+    exact = BanditConfig(num_prompts=4, num_arms=6, num_correct=2, seq_len=2, init_entropy=1.0, mode="exact",
+                         reward_correct=0.9, dtype="float64")
+    assert exact.memory_estimate(1) == 8 * (4 * 4 * 2 * 6 + 3 * (4 * 36 * 2) * 2 * 6)  # 36 responses, twice
+
+
+def test_a_problem_larger_than_memory_is_refused_before_allocation() -> None:
+    with pytest.raises(ValueError, match=r"num_runs=1000000 x num_prompts=64 x group_size=8 responses x num_arms=32 "
+                                         r"\(sampled mode, float32\) needs about 213.6 GiB, more than the .* GiB of "
+                                         r"memory available; lower num_runs"):
+        SoftmaxBanditBackend(BanditConfig(), num_runs=1_000_000)
+
+
+def test_the_memory_check_compares_with_what_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = BanditConfig(num_prompts=8, group_size=4)
+    monkeypatch.setattr(memory, "available_bytes", lambda: config.memory_estimate(3) - 1)
+    with pytest.raises(ValueError, match="needs about"):
+        SoftmaxBanditBackend(config, num_runs=3)
+    monkeypatch.setattr(memory, "available_bytes", lambda: config.memory_estimate(3))
+    assert SoftmaxBanditBackend(config, num_runs=3).num_runs == 3

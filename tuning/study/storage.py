@@ -61,17 +61,23 @@ def make_storage(url: str, attempts: int = 8) -> optuna.storages.RDBStorage:
     """An RDB storage for ``url`` (SQLite waits up to a minute for a lock held by another worker).
 
     Workers that start together on an empty database race to create Optuna's tables; the losers
-    see a unique-constraint error, wait a moment and connect to the tables the winner made.
+    see a unique-constraint error, wait a moment and connect to the tables the winner made. Any other
+    failure (a file that is not a database, a server that refuses or does not answer within 10 s) is
+    not transient: it raises ``ValueError`` at once, naming ``tune.storage`` with the password masked.
     """
-    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        except sqlalchemy.exc.SQLAlchemyError as error:
+        except sqlalchemy.exc.IntegrityError:
             if attempt == attempts - 1:
                 raise
-            log.info("storage not ready (%s); retrying", type(error).__name__)
+            log.info("another worker is creating the study tables; retrying")
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise ValueError(f"tune.storage={masked(url)}: cannot open the study database "
+                             f"({type(error).__name__}: {reason})") from None
     raise AssertionError("unreachable")
