@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/llm_step.py [--repeats 10 --warmup 1 --threads 2 --num-prompts 16 --group-size 8
-                                   --max-new-tokens 6 --device cpu --json benchmarks/llm_step.json]
+                                   --max-new-tokens 6 --old-log-probs sampler --device cpu
+                                   --json benchmarks/llm_step.json]
     python benchmarks/llm_step.py --large --device cuda     # a Qwen2.5-0.5B-shaped model, on a GPU
 
 Both sides start from the same weights: entropic's ``backend=hf_tiny`` builds the model and its character
@@ -35,11 +36,14 @@ backward, clipping, the optimizer step; not the data loader's fetch of the promp
 The first ``--warmup`` steps of each side are dropped; the table shows medians over ``--repeats`` steps,
 ``ratio = entropic / TRL``, and entropic's split, from its backend's methods wrapped by a timer:
 ``generate`` (``_sample``: encoding, ``generate``, decoding, verification), ``score`` (every ``score``:
-the rollout's old log-probs without grad and the loop's score with grad), ``update`` (``backward`` and
+the rollout's old log-probs without grad, with ``--old-log-probs recompute``, and the loop's score with
+grad), ``update`` (``backward`` and
 ``step``) and ``other`` (the rest: advantages, sensors, the objective). TRL exposes no split without a
 tracker (its profiling reports only to wandb, MLflow or Trackio), so its whole step is shown. Work that
-differs: entropic scores old log-probs in a separate pass without grad (TRL reuses the detached log-probs
-on policy) and its dual clip; TRL computes the entropy inside its fused LM head.
+differs: with ``--old-log-probs recompute`` entropic scores old log-probs in a separate pass without grad
+(verl's way; TRL reuses the detached log-probs on policy, as ``sampler``, the default here, takes the
+sampler's); entropic applies verl's dual clip and computes the exact entropy for logging, TRL its entropy
+inside its fused LM head.
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ def backend_overrides(args: argparse.Namespace, model_dir: Path | None) -> list[
     overrides = ["backend=hf_tiny", f"backend.device={args.device}", "backend.cache_dir=''",
                  "backend.pretrain_steps=0", "backend.init_accuracy=0.0", f"backend.num_prompts={args.num_prompts}",
                  f"backend.group_size={args.group_size}", f"backend.max_new_tokens={args.max_new_tokens}",
-                 f"backend.dtype={args.dtype}", "backend.task=addition"]
+                 f"backend.dtype={args.dtype}", "backend.task=addition", f"backend.old_log_probs={args.old_log_probs}"]
     if model_dir is not None:
         overrides.append(f"backend.model='{model_dir}'")
     return overrides
@@ -304,6 +308,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--large", action="store_true", help="a Qwen2.5-0.5B-shaped model with random weights")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"),
                         help="parameter dtype (default: bfloat16 with --large, else float32)")
+    parser.add_argument("--old-log-probs", choices=("recompute", "sampler"), default="sampler",
+                        help="entropic's old log-probs: the sampler's, as TRL on-policy (default), or recomputed "
+                             "by a teacher-forced pass, as verl")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="benchmarks/llm_step.json")
     args = parser.parse_args()
@@ -319,7 +326,8 @@ def report(args: argparse.Namespace, model: dict[str, Any], trl_args: GRPOConfig
             "initial_weights": "random (pretrain_steps=0: no warm start)", "task": "addition",
             "num_prompts": args.num_prompts, "group_size": args.group_size, "max_new_tokens": args.max_new_tokens,
             "repeats": args.repeats, "warmup": args.warmup,
-            "entropic": {"objective": "grpo", "loss_agg_mode": "token-mean", "lr": trl_args.learning_rate},
+            "entropic": {"objective": "grpo", "loss_agg_mode": "token-mean", "lr": trl_args.learning_rate,
+                         "old_log_probs": args.old_log_probs},
             "trl_settings": trl_settings(trl_args), "rows": results,
             "ratio": results[0]["s_per_step"] / results[1]["s_per_step"]}
 
@@ -344,7 +352,7 @@ def main() -> None:
               f"new tokens, {model['architecture']} {model['layers']} layers x {model['hidden']} (V={model['vocab']}, "
               f"{model['parameters'] / 1e6:.2f}M parameters), {args.dtype} on {args.device}, {args.threads} threads, "
               f"{args.repeats} repeats; torch {torch.__version__}, transformers {transformers.__version__}, "
-              f"trl {trl.__version__} (loss_type={peer.args.loss_type})")
+              f"trl {trl.__version__} (loss_type={peer.args.loss_type}); entropic old log-probs: {args.old_log_probs}")
         peer.train()
     results = rows(entropic.samples, callback.seconds, reward.lengths[args.warmup:])
     print_table(results)

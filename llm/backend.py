@@ -133,7 +133,8 @@ class HFBackend:
         Rollout
             ``tokens``, ``mask`` ``[B, T]`` (``T = max_new_tokens``, EOS included in the mask);
             ``rewards [B]`` (:func:`entropic.tasks.shaped_reward`); ``group``: the prompt of each row;
-            ``old_log_probs``; ``sample_log_probs`` (the sampler's, see :mod:`entropic.llm.sampling`);
+            ``old_log_probs`` (``config.old_log_probs``); ``sample_log_probs`` (the sampler's, see
+            :mod:`entropic.llm.sampling`);
             ``ref_log_probs`` when ``use_reference``; ``prompts``/``prompt_mask`` (left-padded ids);
             ``extras``: ``correct`` and ``well_formed`` (0/1).
         """
@@ -154,7 +155,8 @@ class HFBackend:
                           prompts=prompt_ids, prompt_mask=prompt_mask,
                           extras={"correct": correct, "well_formed": well_formed})
         with torch.no_grad():
-            rollout.old_log_probs = self.score(rollout, "none").log_probs
+            rollout.old_log_probs = drawn.log_probs if config.old_log_probs == "sampler" else \
+                self.score(rollout, "none").log_probs
             if config.use_reference:
                 rollout.ref_log_probs = self._reference_log_probs(rollout)
         return rollout

@@ -11,6 +11,7 @@ import torch
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
 ENTROPY_ESTIMATORS = ("exact", "sampled", "topk")
+OLD_LOG_PROBS = ("recompute", "sampler")
 ARCHITECTURES = ("qwen2", "llama")
 TINY_FIELDS = ("task", "task_args", "architecture", "n_layer", "n_embd", "n_head", "n_kv_head", "max_new_tokens",
                "pretrain_steps", "pretrain_batch_size", "pretrain_lr", "pretrain_eval_every", "demo_noise",
@@ -84,6 +85,11 @@ class HFConfig:
         Where the cosine ends, as a share of ``lr``. Default 0.
     max_grad_norm : float, optional
         Gradient clipping norm (verl ``grad_clip``, default 1.0); ``None``: none.
+    old_log_probs : str
+        Where ``Rollout.old_log_probs`` come from: ``recompute`` (default; a teacher-forced pass over the
+        responses after sampling, as verl does) or ``sampler`` (the sampler's own log-probs, as TRL does
+        on-policy: one forward pass fewer a step; needs ``top_p = 1``, and differs from a recomputation by
+        float32 rounding between the cached and the full forward).
     use_reference : bool
         Keep a frozen reference policy and fill ``Rollout.ref_log_probs`` (KL terms need it). Default False.
     entropy_estimator : str
@@ -153,6 +159,7 @@ class HFConfig:
     decay_steps: int = 0
     min_lr_ratio: float = 0.0
     max_grad_norm: float | None = 1.0
+    old_log_probs: str = "recompute"
     use_reference: bool = False
     entropy_estimator: str = "exact"
     entropy_top_k: int = 64
@@ -193,6 +200,10 @@ class HFConfig:
             value = getattr(self, name)
             _require(name, math.isfinite(value) and value > 0, "a finite number > 0", value)
         _require("top_p", 0.0 < self.top_p <= 1.0, "in (0, 1]", self.top_p)
+        _require("old_log_probs", self.old_log_probs in OLD_LOG_PROBS, f"one of {list(OLD_LOG_PROBS)}",
+                 self.old_log_probs)
+        _require("old_log_probs", self.old_log_probs == "recompute" or self.top_p == 1.0,
+                 "recompute when top_p < 1 (the sampler's nucleus log-probs are not the policy's)", self.old_log_probs)
         _require("min_lr_ratio", 0.0 <= self.min_lr_ratio <= 1.0, "in [0, 1]", self.min_lr_ratio)
         for name in ("adam_beta1", "adam_beta2", "demo_noise", "init_accuracy"):
             _require(name, 0.0 <= getattr(self, name) < 1.0, "in [0, 1)", getattr(self, name))

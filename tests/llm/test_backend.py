@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from entropic.control import Control
@@ -147,3 +148,13 @@ def test_top_k_entropy_is_that_of_the_renormalised_top_k_and_bounds_the_exact_on
     torch.testing.assert_close(approx, expected, rtol=1e-5, atol=1e-6)
     valid = rollout.mask > 0
     assert bool((approx[valid] <= math.log(3) + 1e-6).all()) and bool((approx[valid] < full[valid]).all())
+
+
+def test_sampler_old_log_probs_skip_the_recomputation_and_need_the_full_distribution(make_backend) -> None:
+    recomputed, sampled = make_backend(seed=2), make_backend(seed=2, old_log_probs="sampler")
+    first, second = recomputed.rollout(), sampled.rollout()
+    assert torch.equal(first.tokens, second.tokens)
+    assert torch.equal(second.old_log_probs, second.sample_log_probs)
+    torch.testing.assert_close(second.old_log_probs, first.old_log_probs, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match=r"backend.old_log_probs must be recompute when top_p < 1"):
+        make_backend(old_log_probs="sampler", top_p=0.9)
