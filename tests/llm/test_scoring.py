@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import PROMPTS
+from llm_tiny import PROMPTS
 
 from entropic.llm.encoding import encode_prompts
 from entropic.llm.sampling import response_mask, sample

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from helpers import kill_then_resume
 from hydra import compose, initialize_config_module
+from llm_tiny import TINY
 from omegaconf import DictConfig
 from tokenizers import Tokenizer, models
 from transformers import PreTrainedTokenizerFast
@@ -107,33 +103,6 @@ ARGS = [*BACKEND, "trainer.steps=12", "trainer.checkpoint_every=2", "trainer.eva
         "trainer.tensorboard=false", "objective=dapo", "trainer.ppo_mini_batch_size=2", "seed=5"]
 
 
-def _train(output: Path, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "entropic.cli.train", *ARGS, f"hydra.run.dir={output}", *extra]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-
-def _lines(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().split("\n")[:-1]]
-
-
 def test_sigkill_then_resume_reproduces_the_unbroken_llm_run(tmp_path: Path) -> None:
-    unbroken = _train(tmp_path / "unbroken")
-    killed_dir = tmp_path / "killed"
-    victim = _train(killed_dir)
-    deadline = time.monotonic() + 240
-    while len(_lines(killed_dir / "metrics.jsonl")) < 7 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    os.kill(victim.pid, signal.SIGKILL)
-    assert victim.wait() == -signal.SIGKILL
-    assert len(_lines(killed_dir / "metrics.jsonl")) < 12, "the run finished before it could be killed"
-    resumed = subprocess.run([sys.executable, "-m", "entropic.cli.train", f"resume={killed_dir}",
-                              f"hydra.run.dir={tmp_path / 'resume-log'}"], capture_output=True, text=True,
-                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert resumed.returncode == 0, resumed.stderr
-    assert unbroken.wait() == 0, unbroken.stderr.read()
-    expected, got = _lines(tmp_path / "unbroken" / "metrics.jsonl"), _lines(killed_dir / "metrics.jsonl")
-    assert [row["step"] for row in got] == list(range(12))
+    expected, got = kill_then_resume(ARGS, steps=12, kill_after=7, directory=tmp_path)
     assert got == expected

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
 from datasets import Dataset
 from hydra import compose, initialize_config_module
+from llm_tiny import TINY
 from trl import GRPOConfig, GRPOTrainer
 
 from entropic.control import Control

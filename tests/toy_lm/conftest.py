@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
+from helpers import single_thread
 from toy_lm_steps import TINY
 
 from entropic.sims.toy_lm import ToyLMConfig
@@ -28,14 +28,4 @@ def tiny(warm_cache: Path) -> Callable[..., ToyLMConfig]:
     return make
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Run each toy-LM test on one intra-op thread, then restore the setting.
-
-    The test models are tiny, so a second thread buys nothing, while OpenMP's spinning workers
-    make a test 10-20x slower on a machine whose cores are busy with other work.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+one_thread = pytest.fixture(autouse=True)(single_thread)
