@@ -96,6 +96,10 @@ class HFBackend:
                              f"exceeds the model's context of {limit} positions; shorten the prompts or lower "
                              f"backend.max_new_tokens")
 
+    def _autocast(self) -> torch.autocast:
+        """bfloat16 autocast of the forward passes when ``config.autocast`` (float32 weights and optimizer)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.autocast)
+
     @contextmanager
     def _stream(self, stream: int, counter: int) -> Iterator[None]:
         """Torch's RNG seeded by ``(seed, stream, counter)`` inside, restored after."""
@@ -111,7 +115,7 @@ class HFBackend:
         config = self.config
         prompts = [p.prompt for p in problems for _ in range(samples)]
         prompt_ids, prompt_mask = encode_prompts(self.tokenizer, prompts, config.chat_template, self.device)
-        with torch.no_grad(), self._stream(stream, counter):
+        with torch.no_grad(), self._stream(stream, counter), self._autocast():
             drawn = sample(self.model, prompt_ids, prompt_mask, max_new_tokens=config.max_new_tokens,
                            temperature=config.temperature, top_p=config.top_p,
                            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id)
@@ -165,10 +169,11 @@ class HFBackend:
     def _token_stats(self, model: torch.nn.Module, rollout: Rollout, entropy: str
                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
         config = self.config
-        hidden = response_hidden(model, rollout.prompts, rollout.prompt_mask, rollout.tokens, rollout.mask)
-        return token_stats(hidden, rollout.tokens, rollout.mask, model.get_output_embeddings(), config.temperature,
-                           entropy, config.logits_chunk_rows,
-                           config.entropy_top_k if config.entropy_estimator == "topk" else None)
+        with self._autocast():
+            hidden = response_hidden(model, rollout.prompts, rollout.prompt_mask, rollout.tokens, rollout.mask)
+            return token_stats(hidden, rollout.tokens, rollout.mask, model.get_output_embeddings(),
+                               config.temperature, entropy, config.logits_chunk_rows,
+                               config.entropy_top_k if config.entropy_estimator == "topk" else None)
 
     def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs ``[B, T]`` of ``rollout``'s tokens under the current weights, with grad, and the entropy

@@ -36,6 +36,9 @@ class HFConfig:
         Log-probs and entropies are computed in float32 whatever the dtype.
     device : str
         ``auto`` (default: CUDA when present), ``cpu`` or ``cuda``.
+    autocast : bool
+        Run the forward passes under bfloat16 autocast with float32 weights, gradients and optimizer state
+        (mixed precision; meant for a GPU with ``dtype=float32``). Default False.
     attn_implementation : str, optional
         transformers' attention implementation (``sdpa``, ``eager``, ``flash_attention_2``);
         ``None``: transformers' choice.
@@ -133,6 +136,7 @@ class HFConfig:
     tokenizer: str | None = None
     dtype: str = "float32"
     device: str = "auto"
+    autocast: bool = False
     attn_implementation: str | None = None
     gradient_checkpointing: bool = False
     lora_rank: int = 0

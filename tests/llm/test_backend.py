@@ -154,3 +154,14 @@ def test_sampler_old_log_probs_skip_the_recomputation_and_need_the_full_distribu
     torch.testing.assert_close(second.old_log_probs, first.old_log_probs, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match=r"backend.old_log_probs must be recompute when top_p < 1"):
         make_backend(old_log_probs="sampler", top_p=0.9)
+
+
+def test_bfloat16_autocast_keeps_float32_weights_and_scores_close(make_backend) -> None:
+    exact, mixed = make_backend(seed=1), make_backend(seed=1, autocast=True)
+    rollout = exact.rollout()
+    full, approx = exact.score(rollout, "detached"), mixed.score(rollout, "grad")
+    assert approx.log_probs.dtype == torch.float32 and approx.entropy.dtype == torch.float32
+    valid = rollout.mask > 0
+    assert 0 < float((approx.log_probs.detach() - full.log_probs)[valid].abs().max()) < 0.05
+    mixed.backward(-(approx.log_probs * rollout.mask).sum().reshape(1))
+    assert all(p.grad.dtype == torch.float32 for p in mixed.params) and math.isfinite(float(mixed.step()["grad/norm"]))
