@@ -162,6 +162,6 @@ def test_bfloat16_autocast_keeps_float32_weights_and_scores_close(make_backend) 
     full, approx = exact.score(rollout, "detached"), mixed.score(rollout, "grad")
     assert approx.log_probs.dtype == torch.float32 and approx.entropy.dtype == torch.float32
     valid = rollout.mask > 0
-    assert 0 < float((approx.log_probs.detach() - full.log_probs)[valid].abs().max()) < 0.05
+    assert 0 < float((approx.log_probs - full.log_probs).detach()[valid].abs().max()) < 0.05
     mixed.backward(-(approx.log_probs * rollout.mask).sum().reshape(1))
     assert all(p.grad.dtype == torch.float32 for p in mixed.params) and math.isfinite(float(mixed.step()["grad/norm"]))
