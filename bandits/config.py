@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -122,6 +124,7 @@ class BanditConfig:
     use_reference: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name in ("num_prompts", "group_size", "seq_len", "rank"):
             _require(name, getattr(self, name) >= 1, ">= 1", getattr(self, name))
         _require("num_arms", self.num_arms >= 2, ">= 2", self.num_arms)
@@ -167,6 +170,22 @@ class BanditConfig:
         params = num_runs * self.num_prompts * T * K
         rows = num_runs * self.num_prompts * responses
         return self.torch_dtype.itemsize * (4 * params + 3 * rows * T * K)
+
+
+_KINDS = {"int": (numbers.Integral, "an integer"), "float": (numbers.Real, "a number"),
+          "bool": (bool, "true or false")}
+
+
+def _check_types(config: BanditConfig) -> None:
+    """Refuse a value of the wrong type (a word for a count, a list for a rate) naming the field."""
+    for f in dataclasses.fields(config):
+        value, optional = getattr(config, f.name), f.type.endswith(" | None")
+        kind = _KINDS.get(f.type.removesuffix(" | None"))
+        if kind is None or (optional and value is None):
+            continue
+        cls, allowed = kind
+        _require(f.name, isinstance(value, cls) and (cls is bool or not isinstance(value, bool)),
+                 allowed + (" or null" if optional else ""), value)
 
 
 def _require(name: str, ok: bool, allowed: str, value: object) -> None:

@@ -170,6 +170,8 @@ def control_from_mapping(values: dict[str, object] | None) -> Control:
     converted: dict[str, Knob] = {}
     for name, value in values.items():
         if isinstance(value, (list, tuple)):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise ValueError(f"control.{name} must be a number or a list of numbers (one per run), got {value!r}")
             converted[name] = torch.tensor([float(v) for v in value])
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             converted[name] = float(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,16 @@ def load_run_config(path: str | Path) -> DictConfig:
     return OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(path))
 
 
-def validate(cfg: DictConfig) -> RunConfig:
-    """Check every typed part of ``cfg``; raise ``ValueError`` naming the first bad or unknown field."""
-    _check_known_keys(cfg, RunConfig, "")
+def validate(cfg: DictConfig | Mapping[str, Any], schema: type = RunConfig) -> Any:
+    """Check every typed part of ``cfg``; raise ``ValueError`` naming the first bad or unknown field.
+
+    ``cfg`` is a config typed by ``schema`` (:class:`RunConfig` or a subclass), or a mapping that
+    is merged into it first; returns the ``schema`` object.
+    """
     try:
+        if not isinstance(cfg, DictConfig) or OmegaConf.get_type(cfg) is not schema:
+            cfg = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        _check_known_keys(cfg, schema, "")
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as error:
         raise ValueError(f"invalid config: {error}") from error
@@ -111,13 +118,13 @@ def check_reachable_target(controller: ControllerConfig, max_entropy: float | No
     if max_entropy is None or not controller.sensor.name.startswith("entropy/"):
         return
     law = controller.law
-    targets = [getattr(law, "setpoint", None), getattr(law, "target", None)]
     schedule = getattr(law, "setpoint_schedule", None)
-    targets += schedule.knob_values() if schedule is not None else []
-    values = [float(x) for target in targets if target is not None
-              for x in (target if isinstance(target, list | tuple) else [target])]
-    if values:
-        check_entropy_target("controller.law target entropy", max(values), max_entropy)
+    targets = {"setpoint": getattr(law, "setpoint", None), "target": getattr(law, "target", None),
+               "setpoint_schedule": None if schedule is None else schedule.knob_values()}
+    for name, target in targets.items():
+        values = [float(x) for x in (target if isinstance(target, list | tuple) else [target]) if x is not None]
+        if values:
+            check_entropy_target(f"controller.law.{name} (target entropy)", max(values), max_entropy)
 
 
 def check_entropy_target(field: str, target: float, max_entropy: float | None) -> None:
@@ -153,12 +160,15 @@ def _instantiate_backend(node: DictConfig, num_runs: int, seeds: list[int]) -> A
 def build_trainer(cfg: DictConfig, output_dir: str | Path) -> Trainer:
     """Validate ``cfg`` completely, then build the backend, objective, controller and trainer."""
     run = validate(cfg)
-    control = control_from_mapping({k: v for k, v in dataclasses.asdict(run.control).items() if v is not None})
-    if control.num_runs not in (None, run.num_runs):
-        raise ValueError(f"control: a per-run list must hold num_runs={run.num_runs} values, got {control.num_runs}")
+    values = {k: v for k, v in dataclasses.asdict(run.control).items() if v is not None}
+    for name, value in values.items():
+        if isinstance(value, list | tuple) and len(value) != run.num_runs:
+            raise ValueError(f"control.{name}: a per-run list must hold num_runs={run.num_runs} values, "
+                             f"got {len(value)}")
+    control = control_from_mapping(values)
     objective = Objective(run.objective)
     controller_config = None if cfg.controller is None else controller_config_from_dict(
-        OmegaConf.to_container(cfg.controller, resolve=True))
+        OmegaConf.to_container(cfg.controller, resolve=True), run.num_runs)
     seeds = run_seeds(run)
     backend = _instantiate_backend(cfg.backend, run.num_runs, seeds)
     per_run = controller_config if isinstance(controller_config, list) else [controller_config]

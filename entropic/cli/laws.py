@@ -50,7 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--analyse", metavar="RUN_DIR", default=None,
                         help="print the law analyses of RUN_DIR/metrics.jsonl as JSON and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every arm")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for option in ("threads", "jobs"):
+        if getattr(args, option) < 1:
+            parser.error(f"argument --{option}: must be >= 1, got {getattr(args, option)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,7 +136,8 @@ class ControllerConfig(FromDict):
                                  f"{spec.name!r} is unbounded, so set controller.law.output_min and/or output_max")
 
 
-def controller_config_from_dict(data: Mapping[str, Any]) -> ControllerConfig | list[ControllerConfig]:
+def controller_config_from_dict(data: Mapping[str, Any], num_runs: int | None = None
+                                ) -> ControllerConfig | list[ControllerConfig]:
     """A controller config from a mapping (a YAML file of ``configs/controller/``), per run if asked.
 
     Any number may instead be a list with one value per run (``kp: [0.01, 0.02]``; for the
@@ -147,6 +148,8 @@ def controller_config_from_dict(data: Mapping[str, Any]) -> ControllerConfig | l
     ----------
     data : mapping
         ``{"law": {...}, "actuator": {...}, "sensor": {...}}``.
+    num_runs : int, optional
+        R: per-run lists of another length raise ``ValueError`` naming them.
 
     Returns
     -------
@@ -160,6 +163,9 @@ def controller_config_from_dict(data: Mapping[str, Any]) -> ControllerConfig | l
         raise ValueError(f"controller: per-run lists must all have one value per run, got lengths "
                          f"{sorted(lengths.values())} at {sorted(lengths)}")
     (runs,) = set(lengths.values())
+    if num_runs is not None and runs != num_runs:
+        raise ValueError(f"{', '.join(sorted(lengths))}: a per-run list must hold num_runs={num_runs} values, "
+                         f"got {runs}")
     return [ControllerConfig.from_dict(_run_values(ControllerConfig, data, r)) for r in range(runs)]
 
 

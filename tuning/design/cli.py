@@ -15,6 +15,7 @@ controller=designed``; ``entropic-tune tune.warm_start.design=[<dir>/controller/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -27,13 +28,14 @@ import hydra
 import numpy as np
 import yaml
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
+from entropic.control import control_from_mapping
 from entropic.controllers import ACTUATORS, controller_config_from_dict
-from entropic.experiment import check_entropy_target
+from entropic.experiment import check_entropy_target, validate
 from entropic.tuning.design.config import RULES, DesignConfig, DesignRunConfig
 from entropic.tuning.design.loop_model import LoopAnalysis, loop_analysis
 from entropic.tuning.design.plot import bode_plot, identification_plot, step_plot, validation_plot
@@ -61,10 +63,9 @@ CONVENTION = ("Sample time: one optimizer step. y_k is the sensor on step k's ba
 
 
 def _validated(cfg: DictConfig) -> DesignConfig:
-    try:
-        run = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DesignRunConfig), cfg))
-    except OmegaConfBaseException as error:
-        raise ValueError(f"invalid config: {error}") from error
+    """The design section; the whole config (unknown keys, base control included) checked, naming a bad field."""
+    run = validate(cfg, DesignRunConfig)
+    control_from_mapping({k: v for k, v in dataclasses.asdict(run.control).items() if v is not None})
     return run.design
 
 
@@ -95,7 +96,10 @@ def run_design(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     started = time.perf_counter()
     design = _validated(cfg)
     if design.sensor.startswith("entropy/"):  # an unreachable target is refused before any experiment
-        backend = instantiate(cfg.backend, num_runs=1)
+        try:
+            backend = instantiate(cfg.backend, num_runs=1)
+        except InstantiationException as error:  # the backend's own error names its field
+            raise (error.__cause__ if isinstance(error.__cause__, ValueError) else error) from None
         check_entropy_target("design.target", design.target, getattr(backend, "max_entropy", None))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

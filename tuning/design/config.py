@@ -49,6 +49,8 @@ class OperatingPointConfig:
     passes: int = 1
 
     def __post_init__(self) -> None:
+        if self.knob is not None and not math.isfinite(self.knob):
+            raise ValueError(f"design.operating_point.knob must be a finite number or null, got {self.knob}")
         if len(self.grid) != 2 or not self.grid[0] < self.grid[1]:
             raise ValueError(f"design.operating_point.grid must be [low, high] with low < high, got {self.grid}")
         if self.points < 2 or self.steps < 10 or not 1 <= self.window <= self.steps or self.passes < 1:
@@ -163,6 +165,8 @@ class ValidationConfig:
     def __post_init__(self) -> None:
         if self.seeds < 0 or self.steps < 1 or not 0 < self.band < 1 or not 0 <= self.from_step < self.steps:
             raise ValueError("design.validation needs seeds >= 0, steps >= 1, 0 < band < 1, 0 <= from_step < steps")
+        if not math.isfinite(self.step_size):
+            raise ValueError(f"design.validation.step_size must be a finite number (nats), got {self.step_size}")
         if self.step_at < 1 or self.step_steps < 2 or not 0 < self.settling_threshold < 1:
             raise ValueError("design.validation needs step_at >= 1, step_steps >= 2, 0 < settling_threshold < 1")
 
@@ -205,8 +209,10 @@ class DesignConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     def __post_init__(self) -> None:
-        ACTUATORS.get(self.actuator)
-        SENSORS.get(self.sensor)
+        for name, registry in (("actuator", ACTUATORS), ("sensor", SENSORS)):
+            if getattr(self, name) not in registry:
+                raise ValueError(f"design.{name}={getattr(self, name)!r} is not known; allowed values: "
+                                 f"{registry.names()}")
         if ACTUATORS.get(self.actuator).direction == 0:
             raise ValueError(f"design.actuator={self.actuator!r} has no declared effect on entropy; pick one of "
                              f"{[n for n in ACTUATORS.names() if ACTUATORS.get(n).direction != 0]}")

@@ -37,6 +37,7 @@ from optuna.trial import TrialState
 
 from entropic.allocator import retain_freed_memory
 from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
+from entropic.experiment import check_entropy_target, validate
 from entropic.loop import TrainerConfig
 from entropic.tuning.study.batch import Method, Simulator
 from entropic.tuning.study.config import TuneConfig
@@ -147,6 +148,7 @@ def run_study(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
 
 def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, Any]:
     run = run_config(cfg)
+    validate(run)  # the run part as entropic-train checks it: types, ranges, unknown keys
     trainer = TrainerConfig(**{k: v for k, v in (run.get("trainer") or {}).items()
                                if k in ("steps", "ppo_epochs", "ppo_mini_batch_size")})
     base = method_from_config(run)
@@ -158,7 +160,9 @@ def _tune(cfg: DictConfig, tune_cfg: TuneConfig, output_dir: Path) -> dict[str, 
     seed = int(run.get("seed", 0))
     seeds = [seed + s for s in range(tune_cfg.seeds)]
     simulator = Simulator(backend=run["backend"], trainer=trainer, workdir=output_dir / "sim")
-    instantiate(run["backend"], num_runs=1, seeds=seeds[:1])  # a bad backend config fails before any trial
+    backend = instantiate(run["backend"], num_runs=1, seeds=seeds[:1])  # a bad backend config fails before any trial
+    if settings.target_entropy is not None:
+        check_entropy_target("tune.target_entropy", settings.target_entropy, getattr(backend, "max_entropy", None))
 
     url = storage_url(tune_cfg.storage, output_dir)
     study, created = open_study(tune_cfg, make_storage(url), targets, trainer.steps)

@@ -96,7 +96,7 @@ class TuneConfig:
     sampler_seed : int, optional
         Seed of the sampler (a worker joining a running study adds the trial count to it).
     timeout_s : float, optional
-        Stop asking for new batches after this many seconds.
+        Stop asking for new batches after this many seconds (> 0).
     stale_after_s : float
         A running trial whose worker (on another machine) sent no heartbeat for this long is failed
         and retried; a dead worker on this machine is detected at once.
@@ -149,8 +149,10 @@ class TuneConfig:
             raise ValueError(f"tune.sampler={self.sampler!r} is not allowed; allowed values: {list(SAMPLERS)}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"tune.threads must be >= 1 or null, got {self.threads}")
-        if self.stale_after_s <= 0:
+        if not self.stale_after_s > 0:
             raise ValueError(f"tune.stale_after_s must be > 0, got {self.stale_after_s}")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ValueError(f"tune.timeout_s must be > 0 seconds or null, got {self.timeout_s}")
         if self.storage:
             check_no_password(self.storage)
 

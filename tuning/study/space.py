@@ -141,9 +141,17 @@ def load_preset(group: str, name: str) -> dict[str, Any]:
 def method_from_config(cfg: DictConfig | Mapping[str, Any]) -> Method:
     """The study's base method from a run config (``objective``, ``advantage``, ``control``, ``controller``)."""
     data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    control = {name: float(value) for name, value in (data.get("control") or {}).items() if value is not None}
+    control = {name: _number(f"control.{name}", value) for name, value in (data.get("control") or {}).items()
+               if value is not None}
     return Method(objective=dict(data.get("objective") or {}), advantage=dict(data.get("advantage") or {}),
                   control=control, controller=copy.deepcopy(data.get("controller")), lr=None)
+
+
+def _number(path: str, value: Any) -> float:
+    """``value`` as a float; anything but a number (a word, a list, a boolean) raises ``ValueError`` naming ``path``."""
+    if not (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise ValueError(f"{path} must be a number, got {value!r}")
+    return float(value)
 
 
 def method_from_presets(base: Method, objective: str | None = None, controller: str | None = None,

@@ -115,7 +115,10 @@ def get_targets(names: Sequence[str]) -> list[Target]:
         raise ValueError("tune.targets must name at least one target")
     if len(set(names)) != len(names):
         raise ValueError(f"tune.targets lists a name twice: {list(names)}")
-    return [get_target(name) for name in names]
+    try:
+        return [get_target(name) for name in names]
+    except ValueError as error:
+        raise ValueError(f"tune.targets: {error}") from None
 
 
 def _tail(series: torch.Tensor, share: float) -> torch.Tensor:
