@@ -16,7 +16,7 @@ tied embeddings) and the character tokenizer to a temporary directory and gives 
 ``backend.model``: nothing is downloaded; the prompts are the character tokenizer's ids, and sampled ids
 outside its 99 decode to nothing. It is only meaningful on a GPU (bfloat16 unless ``--dtype`` says otherwise).
 
-The task is ``addition`` (two 2-digit operands). Entropic runs its ``objective=grpo`` preset through
+The task is ``addition`` (two 2-digit operands). Entropic runs its ``method=grpo`` preset through
 ``entropic.experiment.build_trainer`` (PPO clip 0.2/0.2 with verl's dual clip 3.0, ``token-mean``
 aggregation, group-normalised advantages, no KL, one optimizer step per rollout, exact token entropy for
 logging) and is timed by ``Trainer.train_step()``. TRL 1.16 runs ``GRPOTrainer`` on a ``datasets.Dataset`` of
@@ -117,9 +117,9 @@ def backend_overrides(args: argparse.Namespace, model_dir: Path | None) -> list[
 
 
 def entropic_trainer(args: argparse.Namespace, model_dir: Path | None, output_dir: Path) -> Trainer:
-    """Entropic's trainer: the ``grpo`` objective preset on the LLM backend."""
+    """Entropic's trainer: the ``grpo`` method preset on the LLM backend."""
     with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[*backend_overrides(args, model_dir), "objective=grpo",
+        cfg = compose(config_name="train", overrides=[*backend_overrides(args, model_dir), "method=grpo",
                                                       f"seed={args.seed}", *QUIET])
     return build_trainer(cfg, output_dir)
 

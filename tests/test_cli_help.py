@@ -8,9 +8,9 @@ from importlib.resources import files
 
 import pytest
 
-APPS = {"entropic-train": ("entropic.cli.train", ("backend", "objective", "advantage", "controller", "experiment")),
-        "entropic-tune": ("entropic.tuning.study.cli", ("tune", "backend", "objective", "controller")),
-        "entropic-design": ("entropic.tuning.design.cli", ("backend", "objective"))}
+APPS = {"entropic-train": ("entropic.cli.train", ("backend", "method", "advantage", "controller", "experiment")),
+        "entropic-tune": ("entropic.tuning.study.cli", ("tune", "backend", "method", "controller")),
+        "entropic-design": ("entropic.tuning.design.cli", ("backend", "method"))}
 
 
 @pytest.mark.parametrize("app", sorted(APPS))

@@ -158,12 +158,12 @@ LOG_ARMS = math.log(32)
 ADVANTAGE_PRESETS = ("grpo", "rloo", "opo", "dr_grpo")
 
 CONTROLLER_BASES = {
-    "pi": ("controller=pi_entropy_coeff", "objective=entropy_bonus"),
-    "skywork": ("controller=skywork_or1", "objective=entropy_bonus"),
-    "entropic_pi": ("controller=entropic_pi", "objective=entropic"),
-    "linear": ("controller=linear_schedule", "objective=entropy_bonus"),
+    "pi": ("controller=pi_entropy_coeff", "method=entropy_bonus"),
+    "skywork": ("controller=skywork_or1", "method=entropy_bonus"),
+    "entropic_pi": ("controller=entropic_pi", "method=entropic"),
+    "linear": ("controller=linear_schedule", "method=entropy_bonus"),
     "step": ("controller=step_schedule", "trainer.ppo_epochs=2"),
-    "constant": ("controller=constant", "objective=entropy_bonus"),
+    "constant": ("controller=constant", "method=entropy_bonus"),
 }
 """Valid controller configs (``test_train_bases_build``) that the controller cases spoil one field of."""
 
@@ -439,7 +439,7 @@ def _tune_space_cases(rng: random.Random) -> Iterator[Case]:
     word = _word(rng)
     yield Case(word, (f"+tune.space.laws.pi.{word}=1",))
     yield Case("controller", (f"tune.space.laws.pi.controller={_word(rng)}",))
-    yield Case("objective", (f"tune.warm_start.baselines.dapo.objective={_word(rng)}",))
+    yield Case("method", (f"tune.warm_start.baselines.dapo.method={_word(rng)}",))
     yield Case("controller", (f"tune.warm_start.baselines.skywork.controller={_word(rng)}",))
     yield Case("controller.law.target", ("tune.warm_start.baselines.skywork.law.target=nan",))
     yield Case("tune.warm_start.design", (f"tune.warm_start.design=[no_such_design_{_word(rng)}.yaml]",))

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 
 def presets(group: str) -> str:
-    """The preset names of config group ``group`` (``objective``, ``controller``, ...), comma-separated."""
+    """The preset names of config group ``group`` (``method``, ``controller``, ...), comma-separated."""
     folder = files("entropic.configs").joinpath(group)
     return ", ".join(sorted(entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".yaml")))
 

@@ -2,8 +2,8 @@
 
 Examples::
 
-    entropic-train backend=bandit objective=dapo trainer.steps=500
-    entropic-train -m objective=grpo,dapo,clip_cov,kl_cov seed=0,1,2
+    entropic-train backend=bandit method=dapo trainer.steps=500
+    entropic-train -m method=grpo,dapo,clip_cov,kl_cov seed=0,1,2
     entropic-train resume=outputs/2026-01-01/12-00-00      # continue a killed run
     entropic-train resume=outputs/2026-01-01/12-00-00 trainer.steps=1000   # extend a run
 

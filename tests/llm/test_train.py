@@ -18,7 +18,7 @@ from entropic.experiment import build_trainer
 from entropic.llm import HFBackend
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-OBJECTIVES = sorted(p.stem for p in (CONFIGS / "objective").glob("*.yaml"))
+OBJECTIVES = sorted(p.stem for p in (CONFIGS / "method").glob("*.yaml"))
 
 
 def _override(name: str, value: object) -> str:
@@ -39,7 +39,7 @@ def _config(*overrides: str, backend: list[str] = BACKEND) -> DictConfig:
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_every_objective_preset_trains_the_llm_in_micro_batches(objective: str, tmp_path: Path) -> None:
-    overrides = [f"objective={objective}", "trainer.steps=2", "trainer.ppo_micro_batch_size=5",
+    overrides = [f"method={objective}", "trainer.steps=2", "trainer.ppo_micro_batch_size=5",
                  "backend.use_reference=true"]
     trainer = build_trainer(_config(*overrides), tmp_path)
     assert isinstance(trainer.backend, HFBackend)
@@ -49,7 +49,7 @@ def test_every_objective_preset_trains_the_llm_in_micro_batches(objective: str, 
 
 
 def test_the_entropy_controller_drives_the_llm(tmp_path: Path) -> None:
-    trainer = build_trainer(_config("objective=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=3",
+    trainer = build_trainer(_config("method=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=3",
                                     "controller.law.setpoint=1.0"), tmp_path)
     trainer.fit(progress=False)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -65,7 +65,7 @@ def test_the_entropy_controller_drives_the_llm(tmp_path: Path) -> None:
     (["backend.top_p=0"], r"backend.top_p must be in \(0, 1\], got 0"),
     (["+backend.temprature=0.5"], r"backend.temprature is not a field of the LLM backend"),
     (["backend.entropy_estimator=top"], r"backend.entropy_estimator must be one of \['exact', 'sampled', 'topk'\]"),
-    (["controller=pi_entropy_coeff", "objective=entropy_bonus", "controller.law.setpoint=5.0"],
+    (["controller=pi_entropy_coeff", "method=entropy_bonus", "controller.law.setpoint=5.0"],
      r"above what this backend's policy can reach \(log of its vocabulary: 4.5951 nats\)"),
 ])
 def test_bad_input_is_refused_naming_the_field(overrides: list[str], message: str, tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_bad_files_and_tokenizers_are_refused_naming_the_field(tmp_path: Path) -
 
 
 ARGS = [*BACKEND, "trainer.steps=12", "trainer.checkpoint_every=2", "trainer.eval_every=5",
-        "trainer.tensorboard=false", "objective=dapo", "trainer.ppo_mini_batch_size=2", "seed=5"]
+        "trainer.tensorboard=false", "method=dapo", "trainer.ppo_mini_batch_size=2", "seed=5"]
 
 
 def test_sigkill_then_resume_reproduces_the_unbroken_llm_run(tmp_path: Path) -> None:

@@ -123,7 +123,7 @@ def test_the_controller_updates_once_per_optimizer_step_and_is_checkpointed(tmp_
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 def test_a_tuned_entropic_config_runs_unchanged_in_trl(make_config_dir, tmp_path: Path) -> None:
     """The objective, knobs and controller of an entropic run config (here a bandit run's config.yaml) drive TRL."""
-    parts = entropic_parts(make_config_dir("objective=entropy_bonus", "controller=pi_entropy_coeff",
+    parts = entropic_parts(make_config_dir("method=entropy_bonus", "controller=pi_entropy_coeff",
                                            "controller.law.setpoint=3.0", "control.clip_ratio_high=0.28"))
     assert parts["controller"].law.setpoint == 3.0 and float(parts["control"].clip_ratio_high) == 0.28
     trainer = _trainer(tmp_path, "dapo", **parts, max_steps=1)

@@ -12,7 +12,7 @@ from entropic.experiment import build_trainer, validate
 from entropic.objectives import Objective
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-OBJECTIVES = sorted(p.stem for p in (CONFIGS / "objective").glob("*.yaml"))
+OBJECTIVES = sorted(p.stem for p in (CONFIGS / "method").glob("*.yaml"))
 CONTROLLERS = sorted(p.stem for p in (CONFIGS / "controller").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 OBJECTIVE_FOR_ACTUATOR = {"entropy_coeff": "entropy_bonus", "entropic_alpha": "entropic",
@@ -23,7 +23,7 @@ OBJECTIVE_FOR_ACTUATOR = {"entropy_coeff": "entropy_bonus", "entropic_alpha": "e
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_objective_preset_trains(objective: str, make_config, tmp_path: Path) -> None:
-    trainer = build_trainer(make_config(f"objective={objective}", "trainer.steps=3"), tmp_path)
+    trainer = build_trainer(make_config(f"method={objective}", "trainer.steps=3"), tmp_path)
     summary = trainer.fit(progress=False)
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [0, 1, 2]
@@ -36,7 +36,7 @@ def test_objective_preset_trains(objective: str, make_config, tmp_path: Path) ->
 def test_controller_preset_trains_with_the_objective_it_drives(controller: str, make_config, tmp_path: Path) -> None:
     actuator = (CONFIGS / "controller" / f"{controller}.yaml").read_text().split("actuator:")[1].split()[1]
     objective = OBJECTIVE_FOR_ACTUATOR[actuator]
-    trainer = build_trainer(make_config(f"objective={objective}", f"controller={controller}", "trainer.steps=3"),
+    trainer = build_trainer(make_config(f"method={objective}", f"controller={controller}", "trainer.steps=3"),
                             tmp_path)
     trainer.fit(progress=False)
     last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])

@@ -11,7 +11,7 @@ from helpers import complete_lines, kill_then_resume
 from entropic.cli.train import train
 
 ARGS = ["trainer.steps=300", "trainer.checkpoint_every=25", "trainer.eval_every=40", "trainer.tensorboard=false",
-        "backend.num_prompts=16", "objective=dapo", "trainer.ppo_mini_batch_size=8", "num_runs=2",
+        "backend.num_prompts=16", "method=dapo", "trainer.ppo_mini_batch_size=8", "num_runs=2",
         "controller=pi_top_entropy_quantile", "objective.modifiers=[top_entropy]", "seed=3"]
 
 
@@ -29,7 +29,7 @@ def test_a_new_run_refuses_a_directory_holding_a_run(make_config, tmp_path: Path
     before = (tmp_path / "config.yaml").read_text()
     with pytest.raises(ValueError, match=r"already holds a run \(metrics.jsonl, checkpoints, summary.json\): "
                                          r"continue it with resume="):
-        train(_config(make_config, "seed=7", "objective=dapo"), tmp_path)
+        train(_config(make_config, "seed=7", "method=dapo"), tmp_path)
     assert (tmp_path / "config.yaml").read_text() == before  # refused before anything was written
 
 

@@ -63,10 +63,10 @@ def test_run_calls_back_after_every_step_and_stops_when_asked(make_config, tmp_p
 @pytest.mark.parametrize(("overrides", "expected"), [
     (["trainer.log_entropy=false"], "none"),
     ([], "detached"),  # logged
-    (["trainer.log_entropy=false", "objective=entropy_bonus", "controller=linear_schedule"], "grad"),
-    (["trainer.log_entropy=false", "objective=dapo", "controller=constant", "controller.actuator.name=clip_ratio_high",
+    (["trainer.log_entropy=false", "method=entropy_bonus", "controller=linear_schedule"], "grad"),
+    (["trainer.log_entropy=false", "method=dapo", "controller=constant", "controller.actuator.name=clip_ratio_high",
       "controller.law.value=0.28"], "none"),  # open loop: reads no sensor
-    (["trainer.log_entropy=false", "objective=dapo", "controller=pi_entropy_coeff",
+    (["trainer.log_entropy=false", "method=dapo", "controller=pi_entropy_coeff",
       "controller.actuator.name=clip_ratio_high", "controller.law.output_min=0.2", "controller.law.output_max=0.3"],
      "detached"),  # feedback on entropy/mean
 ])
@@ -87,7 +87,7 @@ def test_score_is_asked_for_entropy_only_as_needed(make_config, tmp_path: Path, 
 
 
 def test_run_among_others_equals_run_alone_through_controller_and_loop(make_config, tmp_path: Path) -> None:
-    common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=25",
+    common = ["method=entropy_bonus", "controller=pi_entropy_coeff", "trainer.steps=25",
               "trainer.ppo_mini_batch_size=4", "trainer.ppo_epochs=2"]
     batched = build_trainer(make_config(*common, "num_runs=3", "run_seeds=[5,6,7]",
                                         "controller.law.kp=[0.1,0.3,0.9]"), tmp_path / "batched")
@@ -103,14 +103,14 @@ def test_run_among_others_equals_run_alone_through_controller_and_loop(make_conf
 
 
 def test_all_runs_diverging_stops_with_step_and_quantity(make_config, tmp_path: Path) -> None:
-    trainer = build_trainer(make_config("objective=entropy_bonus", "control.entropy_coeff=1e30", "backend.lr=1e38",
+    trainer = build_trainer(make_config("method=entropy_bonus", "control.entropy_coeff=1e30", "backend.lr=1e38",
                                         "trainer.steps=10"), tmp_path)
     with pytest.raises(Diverged, match=r"non-finite entropy at step 1 in every run; no checkpoint was written"):
         trainer.fit(progress=False)
 
 
 def test_one_diverging_run_does_not_stop_the_others(make_config, tmp_path: Path) -> None:
-    trainer = build_trainer(make_config("objective=entropy_bonus", "num_runs=2", "control.entropy_coeff=[0.0,1e30]",
+    trainer = build_trainer(make_config("method=entropy_bonus", "num_runs=2", "control.entropy_coeff=[0.0,1e30]",
                                         "backend.lr=[32.0,1e38]", "trainer.steps=5"), tmp_path)
     summary = trainer.fit(progress=False)
     assert summary["diverged_at_step"] == [-1, 1]
@@ -118,7 +118,7 @@ def test_one_diverging_run_does_not_stop_the_others(make_config, tmp_path: Path)
 
 
 def test_summary_reports_diverged_runs_apart_in_strict_json(make_config, tmp_path: Path) -> None:
-    trainer = build_trainer(make_config("objective=entropy_bonus", "num_runs=3", "control.entropy_coeff=[0.0,1e30,0.0]",
+    trainer = build_trainer(make_config("method=entropy_bonus", "num_runs=3", "control.entropy_coeff=[0.0,1e30,0.0]",
                                         "backend.lr=[32.0,1e38,32.0]", "trainer.steps=5", "trainer.eval_every=1"),
                             tmp_path)
     summary = trainer.fit(progress=False)
@@ -144,7 +144,7 @@ def test_the_controller_view_zeroes_non_finite_readings_and_diverged_runs() -> N
 
 
 def test_a_diverging_run_under_a_controller_is_reported_by_the_guard(make_config, tmp_path: Path) -> None:
-    common = ["objective=entropy_bonus", "controller=pi_entropy_coeff", "backend.optimizer=adam", "trainer.steps=6"]
+    common = ["method=entropy_bonus", "controller=pi_entropy_coeff", "backend.optimizer=adam", "trainer.steps=6"]
     batched = build_trainer(make_config(*common, "num_runs=2", "run_seeds=[3,4]", "backend.lr=[0.05,1e38]"),
                             tmp_path / "batched")
     summary = batched.fit(progress=False)  # the NaN entropy of run 1 reaches its PI law before the loss does
@@ -159,7 +159,7 @@ def test_a_diverging_run_under_a_controller_is_reported_by_the_guard(make_config
     assert rows_batched[-1]["entropy/mean"][1] is None  # the diverged run's log keeps its NaN reading
 
 
-KL_RESETS = ["objective=kl_loss", "control.kl_loss_coef=0.1", "num_runs=2", "trainer.reference_reset_every=3",
+KL_RESETS = ["method=kl_loss", "control.kl_loss_coef=0.1", "num_runs=2", "trainer.reference_reset_every=3",
              "trainer.steps=8"]
 
 
@@ -198,7 +198,7 @@ def test_reference_resets_need_the_backend_capability(tmp_path: Path) -> None:
 
 def test_multirun_sweeps_objectives_and_seeds(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "entropic.cli.train", "-m", "objective=grpo,w_reinforce", "seed=0,1",
+        [sys.executable, "-m", "entropic.cli.train", "-m", "method=grpo,w_reinforce", "seed=0,1",
          "trainer.steps=2", "trainer.tensorboard=false", "backend.num_prompts=4", f"hydra.sweep.dir={tmp_path}"],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -52,17 +52,17 @@ def test_unknown_key_is_refused_at_composition(override: str, make_config) -> No
 
 def test_controller_on_a_knob_the_objective_does_not_read(make_config, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"drives \['entropy_coeff'\] but no part of the objective reads it"):
-        build_trainer(make_config("objective=grpo", "controller=pi_entropy_coeff"), tmp_path)
+        build_trainer(make_config("method=grpo", "controller=pi_entropy_coeff"), tmp_path)
 
 
 def test_ratio_knobs_warn_with_one_update_per_batch(make_config, tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"\['clip_ratio_high'\] only act when the importance ratio leaves 1"):
-        build_trainer(make_config("objective=dapo"), tmp_path)
+        build_trainer(make_config("method=dapo"), tmp_path)
 
 
 def test_ratio_knobs_do_not_warn_with_several_updates(make_config, tmp_path: Path, recwarn) -> None:
-    build_trainer(make_config("objective=dapo", "trainer.ppo_epochs=2"), tmp_path / "epochs")
-    build_trainer(make_config("objective=dapo", "trainer.ppo_mini_batch_size=2"), tmp_path / "minibatch")
+    build_trainer(make_config("method=dapo", "trainer.ppo_epochs=2"), tmp_path / "epochs")
+    build_trainer(make_config("method=dapo", "trainer.ppo_mini_batch_size=2"), tmp_path / "minibatch")
     assert not [w for w in recwarn if "importance ratio" in str(w.message)]
 
 
@@ -78,8 +78,8 @@ def test_unknown_fields_and_unreadable_values_are_named(make_config, tmp_path, o
 
 
 @pytest.mark.parametrize("overrides", [
-    ("objective=entropy_bonus", "controller=pi_entropy_coeff", "controller.law.setpoint=100"),
-    ("objective=entropy_bonus", "controller=skywork_trl", "controller.law.target=3.5"),
+    ("method=entropy_bonus", "controller=pi_entropy_coeff", "controller.law.setpoint=100"),
+    ("method=entropy_bonus", "controller=skywork_trl", "controller.law.target=3.5"),
 ])
 def test_an_entropy_target_above_log_k_is_refused(make_config, tmp_path, overrides: tuple[str, ...]) -> None:
     # the default bandit has 32 arms: no policy has more than log 32 = 3.4657 nats

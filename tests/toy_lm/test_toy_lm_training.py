@@ -17,7 +17,7 @@ from entropic.objectives import AGG_MODES
 from entropic.sims.toy_lm import ToyLMBackend
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-OBJECTIVES = sorted(p.stem for p in (CONFIGS / "objective").glob("*.yaml"))
+OBJECTIVES = sorted(p.stem for p in (CONFIGS / "method").glob("*.yaml"))
 CONTROLLERS = sorted(p.stem for p in (CONFIGS / "controller").glob("*.yaml"))
 OBJECTIVE_FOR_ACTUATOR = {"entropy_coeff": "entropy_bonus", "entropic_alpha": "entropic",
                           "top_entropy_quantile": "top_entropy", "pos_neg_weight": "w_reinforce",
@@ -49,7 +49,7 @@ def _config(tiny, cache: Path, *overrides: str) -> DictConfig:
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_every_objective_preset_trains_the_toy_lm(objective: str, tiny, warm_cache: Path, tmp_path: Path) -> None:
-    trainer = build_trainer(_config(tiny, warm_cache, f"objective={objective}", "trainer.steps=2"), tmp_path)
+    trainer = build_trainer(_config(tiny, warm_cache, f"method={objective}", "trainer.steps=2"), tmp_path)
     assert isinstance(trainer.backend, ToyLMBackend)
     summary = trainer.fit(progress=False)
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
@@ -61,7 +61,7 @@ def test_every_objective_preset_trains_the_toy_lm(objective: str, tiny, warm_cac
 @pytest.mark.parametrize("controller", CONTROLLERS)
 def test_every_controller_preset_drives_the_toy_lm(controller: str, tiny, warm_cache: Path, tmp_path: Path) -> None:
     actuator = (CONFIGS / "controller" / f"{controller}.yaml").read_text().split("actuator:")[1].split()[1]
-    trainer = build_trainer(_config(tiny, warm_cache, f"objective={OBJECTIVE_FOR_ACTUATOR[actuator]}",
+    trainer = build_trainer(_config(tiny, warm_cache, f"method={OBJECTIVE_FOR_ACTUATOR[actuator]}",
                                     f"controller={controller}", "trainer.steps=2"), tmp_path)
     trainer.fit(progress=False)
     last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
@@ -69,7 +69,7 @@ def test_every_controller_preset_drives_the_toy_lm(controller: str, tiny, warm_c
 
 
 def test_killed_run_resumes_to_the_same_trajectory(tiny, warm_cache: Path, tmp_path: Path) -> None:
-    overrides = ("objective=dapo", "trainer.steps=4", "trainer.ppo_mini_batch_size=2", "trainer.ppo_epochs=2")
+    overrides = ("method=dapo", "trainer.steps=4", "trainer.ppo_mini_batch_size=2", "trainer.ppo_epochs=2")
     unbroken = build_trainer(_config(tiny, warm_cache, *overrides), tmp_path / "unbroken")
     unbroken.fit(progress=False)
     first = build_trainer(_config(tiny, warm_cache, *overrides, "trainer.checkpoint_every=2"), tmp_path / "resumed")
@@ -85,7 +85,7 @@ def test_killed_run_resumes_to_the_same_trajectory(tiny, warm_cache: Path, tmp_p
 @pytest.mark.parametrize("mode", AGG_MODES)
 def test_micro_batches_take_the_whole_mini_batch_step_on_responses_of_many_lengths(
         mode: str, tiny, warm_cache: Path, tmp_path: Path) -> None:
-    overrides = ("objective=top_entropy", "objective.terms=[entropy]", "control.entropy_coeff=0.01",
+    overrides = ("method=top_entropy", "objective.terms=[entropy]", "control.entropy_coeff=0.01",
                  f"objective.loss_agg_mode={mode}", "backend.optimizer=sgd", "backend.dtype=float64",
                  "trainer.steps=1", "trainer.ppo_epochs=2")
     whole = build_trainer(_config(tiny, warm_cache, *overrides), tmp_path / "whole")

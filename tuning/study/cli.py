@@ -85,7 +85,7 @@ def warm_start_methods(tune: TuneConfig, base: Method, space: SearchSpace | None
     for name, baseline in tune.warm_start.baselines.items():
         if baseline is None:
             continue
-        method = method_from_presets(base, objective=baseline.objective, controller=baseline.controller,
+        method = method_from_presets(base, baseline.method, controller=baseline.controller,
                                      keep_controller=False)
         method.control = {**method.control, **{k: float(v) for k, v in baseline.control.items()}}
         if baseline.law:

@@ -18,8 +18,8 @@ class BaselineConfig:
 
     Attributes
     ----------
-    objective : str
-        Preset of ``configs/objective/`` (objective, advantage and its knobs).
+    method : str
+        Preset of ``configs/method/`` (objective, advantage and its knobs).
     controller : str, optional
         Preset of ``configs/controller/`` or a controller YAML path; ``None`` = no controller.
     control : dict[str, float]
@@ -29,7 +29,7 @@ class BaselineConfig:
         target entropy, so that the published gains are compared on the same task).
     """
 
-    objective: str = "grpo"
+    method: str = "grpo"
     controller: str | None = None
     control: dict[str, float] = field(default_factory=dict)
     law: dict[str, Any] = field(default_factory=dict)

@@ -3,10 +3,10 @@
 ``export_method`` writes, under ``<dir>``::
 
     controller/<name>.yaml   the controller (law, actuator, sensor): copy it to configs/controller/
-    objective/<name>.yaml    # @package _global_ preset: objective, advantage, control (and backend.lr)
+    method/<name>.yaml       # @package _global_ preset: objective, advantage, control (and backend.lr)
     <name>.yaml              a complete run config (backend, trainer, seed, and the above)
 
-and returns the commands that run them: ``entropic-train --config-dir <dir> objective=<name>
+and returns the commands that run them: ``entropic-train --config-dir <dir> method=<name>
 controller=<name>`` on any backend, or ``entropic-train --config-path <dir> --config-name <name>``
 for the exact tuning setup.
 """
@@ -64,9 +64,9 @@ def export_method(method: Method, directory: str | Path, name: str, run: dict[st
                                  "control": dict(method.control)}
     if method.lr is not None:
         overrides["backend"] = {"lr": method.lr}
-    files["objective"] = directory / "objective" / f"{name}.yaml"
-    files["objective"].parent.mkdir(parents=True, exist_ok=True)
-    files["objective"].write_text("# @package _global_\n" + header + _yaml(overrides))
+    files["method"] = directory / "method" / f"{name}.yaml"
+    files["method"].parent.mkdir(parents=True, exist_ok=True)
+    files["method"].write_text("# @package _global_\n" + header + _yaml(overrides))
     backend = dict(run.get("backend") or {})
     if method.lr is not None:
         backend["lr"] = method.lr
@@ -75,7 +75,7 @@ def export_method(method: Method, directory: str | Path, name: str, run: dict[st
                 "controller": method.controller, "trainer": dict(run.get("trainer") or {})}
     files["config"] = directory / f"{name}.yaml"
     files["config"].write_text(header + _yaml(complete))
-    commands = [f"entropic-train --config-dir {directory} objective={name}"
+    commands = [f"entropic-train --config-dir {directory} method={name}"
                 + (f" controller={name}" if method.controller is not None else ""),
                 f"entropic-train --config-path {directory} --config-name {name}"]
     return {"files": {k: str(v) for k, v in files.items()}, "commands": commands}

@@ -14,7 +14,7 @@ are the ``entropic-train`` config paths of the knobs::
     laws:
       pi:
         controller: pi_entropy_coeff    # configs/controller/ preset, a YAML path, or null (the study's)
-        objective: null                 # configs/objective/ preset, or null (the study's)
+        method: null                    # configs/method/ preset, or null (the study's)
         fixed:                          # values set in every trial of this branch
           controller: {law: {setpoint: 1.0}}
         params:
@@ -154,15 +154,16 @@ def _number(path: str, value: Any) -> float:
     return float(value)
 
 
-def method_from_presets(base: Method, objective: str | None = None, controller: str | None = None,
+def method_from_presets(base: Method, preset: str | None = None, controller: str | None = None,
                         keep_controller: bool = True) -> Method:
-    """``base`` with an objective preset (objective, advantage, control) and/or a controller preset applied."""
+    """``base`` with a method preset (``configs/method/``: objective, advantage, control) and/or a controller
+    preset applied."""
     method = copy.deepcopy(base)
-    if objective is not None:
-        preset = load_preset("objective", objective)
-        method.objective = dict(preset.get("objective") or {})
-        method.advantage = dict(preset.get("advantage") or {})
-        method.control = {**method.control, **{k: float(v) for k, v in (preset.get("control") or {}).items()}}
+    if preset is not None:
+        values = load_preset("method", preset)
+        method.objective = dict(values.get("objective") or {})
+        method.advantage = dict(values.get("advantage") or {})
+        method.control = {**method.control, **{k: float(v) for k, v in (values.get("control") or {}).items()}}
     if controller is not None:
         method.controller = load_preset("controller", controller)
     elif not keep_controller:
@@ -192,7 +193,7 @@ class SearchSpace:
     Parameters
     ----------
     config : mapping
-        ``{"params": tree, "laws": {name: {"controller", "objective", "params"}}}`` (``tune.space``).
+        ``{"params": tree, "laws": {name: {"controller", "method", "params"}}}`` (``tune.space``).
     base : Method
         The study's method (composed ``objective``, ``advantage``, ``control``, ``controller``).
 
@@ -221,11 +222,11 @@ class SearchSpace:
                 _check_param(param, branch.base, branch.name)
 
     def _branch(self, name: str, config: dict[str, Any], prefix: bool) -> Branch:
-        unknown = sorted(set(config) - {"controller", "objective", "fixed", "params"})
+        unknown = sorted(set(config) - {"controller", "method", "fixed", "params"})
         if unknown:
             raise SearchSpaceError(f"tune.space.laws.{name} has unknown key(s) {unknown}; "
-                                   f"allowed: ['controller', 'objective', 'fixed', 'params']")
-        base = method_from_presets(self.base, config.get("objective"), config.get("controller"))
+                                   f"allowed: ['controller', 'method', 'fixed', 'params']")
+        base = method_from_presets(self.base, config.get("method"), config.get("controller"))
         for path, value in _flatten(config.get("fixed") or {}, "").items():
             if path.split(".")[0] not in ROOTS or (path.startswith("controller.") and base.controller is None):
                 raise SearchSpaceError(f"unknown knob {path!r} in tune.space.laws.{name}.fixed")

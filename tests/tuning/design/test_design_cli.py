@@ -48,7 +48,7 @@ def test_design_writes_model_config_plots_and_report(tmp_path: Path) -> None:
     # The controller config is a configs/controller/ file: entropic-train takes it from --config-dir.
     with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"hydra.searchpath=[file://{tmp_path}]", "controller=designed",
-                                                      "objective=entropy_bonus", "backend.num_prompts=8",
+                                                      "method=entropy_bonus", "backend.num_prompts=8",
                                                       "trainer.steps=3", "trainer.tensorboard=false"])
     gains = yaml.safe_load((tmp_path / "controller" / "designed.yaml").read_text())["law"]
     assert cfg.controller.law.kp == gains["kp"] and cfg.controller.actuator.bias == summary["operating_point"]["knob"]

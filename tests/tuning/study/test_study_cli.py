@@ -96,7 +96,7 @@ def test_export_reproduces_the_trial_with_entropic_train(tune_cfg, tmp_path: Pat
     summary = run_study(cfg, tmp_path)
     best = summary["best"][0]
     files = summary["export"]["files"]
-    assert Path(files["controller"]).exists() and Path(files["objective"]).exists()
+    assert Path(files["controller"]).exists() and Path(files["method"]).exists()
     config_dir = Path(files["config"]).parent
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
         run = compose(config_name=Path(files["config"]).stem, overrides=["num_runs=2", "trainer.tensorboard=false",

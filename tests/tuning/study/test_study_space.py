@@ -98,7 +98,7 @@ def test_log_int_and_categorical_params() -> None:
 
 
 def test_presets_of_the_methods_load() -> None:
-    method = method_from_presets(BASE, objective="dapo", controller=None, keep_controller=False)
+    method = method_from_presets(BASE, "dapo", controller=None, keep_controller=False)
     assert method.controller is None and method.control["clip_ratio_high"] == 0.28
     with pytest.raises(SearchSpaceError, match="unknown controller preset 'nope'"):
         load_preset("controller", "nope")
