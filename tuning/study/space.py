@@ -1,7 +1,7 @@
 """Search spaces: which knobs a study tunes, their ranges, and how a trial samples them.
 
 A space (``tune.space``) has shared ``params``, sampled in every trial, and conditional branches
-(:class:`Branch`, the config key ``laws``: most branches stand for one control law), one chosen
+(:class:`Branch`, an entry of ``branches``: most branches stand for one control law), one chosen
 per trial (a categorical ``law`` parameter when there are several), each with its own controller
 preset and the params of that branch only. Params are a tree whose paths
 are the ``entropic-train`` config paths of the knobs::
@@ -11,7 +11,7 @@ are the ``entropic-train`` config paths of the knobs::
         clip_ratio_high: {low: 0.2, high: 0.4}
       backend:
         lr: {low: 8.0, high: 64.0, log: true}
-    laws:
+    branches:
       pi:
         controller: pi_entropy_coeff    # configs/controller/ preset, a YAML path, or null (the study's)
         method: null                    # configs/method/ preset, or null (the study's)
@@ -50,8 +50,8 @@ ROOTS = ("control", "controller", "backend")
 """What a param path may start with."""
 
 LEAF_KEYS = frozenset({"low", "high", "log", "step", "int", "choices"})
-BRANCH_PARAM = "law"
-"""Name of the categorical parameter choosing between several branches (the config key ``laws`` names them)."""
+BRANCH_PARAM = "branch"
+"""Name of the categorical parameter choosing between several branches (the keys of ``tune.space.branches``)."""
 
 
 class SearchSpaceError(ValueError):
@@ -106,7 +106,7 @@ class Param:
 
 @dataclasses.dataclass(frozen=True)
 class Branch:
-    """A conditional branch of a search space (an entry of ``tune.space.laws``): its base method and params."""
+    """A conditional branch of a search space (an entry of ``tune.space.branches``): its base method and params."""
 
     name: str
     base: Method
@@ -193,7 +193,7 @@ class SearchSpace:
     Parameters
     ----------
     config : mapping
-        ``{"params": tree, "laws": {name: {"controller", "method", "params"}}}`` (``tune.space``).
+        ``{"params": tree, "branches": {name: {"controller", "method", "params"}}}`` (``tune.space``).
     base : Method
         The study's method (composed ``objective``, ``advantage``, ``control``, ``controller``).
 
@@ -208,11 +208,11 @@ class SearchSpace:
         if isinstance(config, DictConfig):
             config = OmegaConf.to_container(config, resolve=True)
         config = dict(config or {})
-        unknown = sorted(set(config) - {"params", "laws"})
+        unknown = sorted(set(config) - {"params", "branches"})
         if unknown:
-            raise SearchSpaceError(f"tune.space has unknown key(s) {unknown}; allowed: ['params', 'laws']")
+            raise SearchSpaceError(f"tune.space has unknown key(s) {unknown}; allowed: ['params', 'branches']")
         self.base = base
-        branches = {name: branch for name, branch in (config.get("laws") or {}).items() if branch is not None}
+        branches = {name: branch for name, branch in (config.get("branches") or {}).items() if branch is not None}
         prefix = len(branches) > 1
         self.params = tuple(_parse_tree(config.get("params") or {}, "", None))
         self.branches: tuple[Branch, ...] = tuple(
@@ -224,21 +224,21 @@ class SearchSpace:
     def _branch(self, name: str, config: dict[str, Any], prefix: bool) -> Branch:
         unknown = sorted(set(config) - {"controller", "method", "fixed", "params"})
         if unknown:
-            raise SearchSpaceError(f"tune.space.laws.{name} has unknown key(s) {unknown}; "
+            raise SearchSpaceError(f"tune.space.branches.{name} has unknown key(s) {unknown}; "
                                    f"allowed: ['controller', 'method', 'fixed', 'params']")
         base = method_from_presets(self.base, config.get("method"), config.get("controller"))
         for path, value in _flatten(config.get("fixed") or {}, "").items():
             if path.split(".")[0] not in ROOTS or (path.startswith("controller.") and base.controller is None):
-                raise SearchSpaceError(f"unknown knob {path!r} in tune.space.laws.{name}.fixed")
+                raise SearchSpaceError(f"unknown knob {path!r} in tune.space.branches.{name}.fixed")
             set_path(base, path, value)
         try:
             base.validate()
         except ValueError as error:
-            raise SearchSpaceError(f"tune.space.laws.{name}: {error}") from None
+            raise SearchSpaceError(f"tune.space.branches.{name}: {error}") from None
         params = tuple(_parse_tree(config.get("params") or {}, "", name if prefix else None))
         if base.controller is None and any(p.path.startswith("controller.") for p in params):
-            raise SearchSpaceError(f"tune.space.laws.{name} tunes controller params but has no controller: set "
-                                   f"tune.space.laws.{name}.controller or the study's controller")
+            raise SearchSpaceError(f"tune.space.branches.{name} tunes controller params but has no controller: set "
+                                   f"tune.space.branches.{name}.controller or the study's controller")
         return Branch(name, base, params)
 
     @property
@@ -302,7 +302,7 @@ def _parse_tree(tree: Any, path: str, branch: str | None) -> list[Param]:
 
 def _leaf(path: str, spec: dict[str, Any], branch: str | None) -> Param:
     name = f"{branch}:{path}" if branch else path
-    where = f"tune.space param {path!r}" + (f" (tune.space.laws.{branch})" if branch else "")
+    where = f"tune.space param {path!r}" + (f" (tune.space.branches.{branch})" if branch else "")
     if path.count(".") < 1 or path.startswith("controller.") and path.count(".") < 2:
         raise SearchSpaceError(f"unknown knob {path!r} in tune.space: name a field, e.g. control.clip_ratio_high, "
                                f"controller.law.kp")
@@ -333,7 +333,7 @@ def _leaf(path: str, spec: dict[str, Any], branch: str | None) -> Param:
 
 def _check_param(param: Param, base: Method, branch: str) -> None:
     """Refuse an unknown knob or a bound the config dataclasses refuse (each corner alone, others at base)."""
-    where = f"tune.space param {param.path!r}" + (f" (tune.space.laws.{branch})" if branch else "")
+    where = f"tune.space param {param.path!r}" + (f" (tune.space.branches.{branch})" if branch else "")
     root, *rest = param.path.split(".")
     if root == "control" and (len(rest) != 1 or rest[0] not in control_fields()):
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space; Control fields: {control_fields()}")

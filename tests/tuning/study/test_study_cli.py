@@ -80,8 +80,8 @@ def test_workers_sharing_an_output_directory_keep_each_others_trials(tune_cfg, t
 def test_failed_trials_are_recorded_with_their_reason(tune_cfg, tmp_path: Path) -> None:
     cfg = tune_cfg("tune.n_trials=8", "tune.sampler=random", "backend.optimizer=adam", *NO_WARM_START,
                    "+tune.space.params.backend.lr={low: 0.01, high: 1.0e38, log: true}",
-                   "+tune.space.laws.pi.params.controller.law.output_min={low: -1.0, high: 0.9}",
-                   "+tune.space.laws.pi.params.controller.law.output_max={low: -0.9, high: 1.0}")
+                   "+tune.space.branches.pi.params.controller.law.output_min={low: -1.0, high: 0.9}",
+                   "+tune.space.branches.pi.params.controller.law.output_max={low: -0.9, high: 1.0}")
     summary = run_study(cfg, tmp_path)
     study = optuna.load_study(study_name="pi_entropy_coeff", storage=summary["storage"])
     failed = [t for t in study.trials if t.state == TrialState.FAIL]

@@ -17,8 +17,8 @@ PI = load_preset("controller", "pi_entropy_coeff")
 BASE = Method(objective={"terms": ["entropy"]}, controller=PI)
 
 
-def _space(params: dict | None = None, laws: dict | None = None, base: Method = BASE) -> SearchSpace:
-    return SearchSpace({"params": params or {}, "laws": laws or {}}, base)
+def _space(params: dict | None = None, branches: dict | None = None, base: Method = BASE) -> SearchSpace:
+    return SearchSpace({"params": params or {}, "branches": branches or {}}, base)
 
 
 @pytest.mark.parametrize(("params", "message"), [
@@ -50,28 +50,28 @@ def test_bad_space_fails_before_any_trial(tune_cfg, tmp_path: Path) -> None:
 def test_law_params_need_the_law_they_belong_to() -> None:
     skywork = {"controller": "skywork_or1", "params": {"controller": {"law": {"kp": {"low": 0.1, "high": 1.0}}}}}
     with pytest.raises(SearchSpaceError, match="SkyworkConfig has no field 'kp'"):
-        _space(laws={"skywork": skywork})
+        _space(branches={"skywork": skywork})
 
 
-def test_conditional_space_samples_only_the_chosen_laws_params() -> None:
-    laws = {
+def test_conditional_space_samples_only_the_chosen_branch_params() -> None:
+    branches = {
         "pi": {"params": {"controller": {"law": {"kp": {"low": 1e-3, "high": 1.0, "log": True},
                                                   "setpoint": {"low": 0.2, "high": 2.0}}}}},
         "skywork": {"controller": "skywork_or1",
                     "params": {"controller": {"law": {"delta": {"low": 1e-5, "high": 1e-2, "log": True}}}}},
     }
-    space = _space(params={"control": {"clip_ratio_high": {"low": 0.2, "high": 0.3}}}, laws=laws)
+    space = _space(params={"control": {"clip_ratio_high": {"low": 0.2, "high": 0.3}}}, branches=branches)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     chosen = set()
     for _ in range(20):
         trial = study.ask()
         method = space.sample(trial)
-        law = trial.params[BRANCH_PARAM]
-        chosen.add(law)
+        branch = trial.params[BRANCH_PARAM]
+        chosen.add(branch)
         own = {"pi": {"pi:controller.law.kp", "pi:controller.law.setpoint"},
-               "skywork": {"skywork:controller.law.delta"}}[law]
+               "skywork": {"skywork:controller.law.delta"}}[branch]
         assert set(trial.params) == {BRANCH_PARAM, "control.clip_ratio_high"} | own
-        assert method.controller["law"]["name"] == {"pi": "pi", "skywork": "skywork_adaptive"}[law]
+        assert method.controller["law"]["name"] == {"pi": "pi", "skywork": "skywork_adaptive"}[branch]
         assert method.control["clip_ratio_high"] == trial.params["control.clip_ratio_high"]
         assert space.method_of(trial.params) == method
         study.tell(trial, 0.0)
