@@ -34,7 +34,7 @@ def _draws(count: int = 500, arms: int = 8, seed: int = 0) -> tuple[Tensor, Tens
 
 
 Law = tuple[Callable[[Tensor, Tensor, float], Tensor], Callable[[Tensor, Tensor, float], Tensor]]
-LAWS: dict[str, Law] = {
+CONTROL_LAWS: dict[str, Law] = {
     "pg": (pg_logit_step, predicted_entropy_change_pg),
     "npg": (lambda logits, advantages, lr: npg_logit_step(advantages, lr), predicted_entropy_change_npg),
 }
@@ -47,19 +47,19 @@ def _relative_error(law: Law, logits: Tensor, advantages: Tensor, lr: float) -> 
     return (predicted - exact).abs() / exact.abs(), predicted, exact
 
 
-@pytest.mark.parametrize("name", sorted(LAWS))
+@pytest.mark.parametrize("name", sorted(CONTROL_LAWS))
 def test_relative_error_shrinks_linearly_with_the_step(name: str) -> None:
     logits, advantages = _draws()
-    coarse, _, _ = _relative_error(LAWS[name], logits, advantages, 1e-2)
-    fine, _, _ = _relative_error(LAWS[name], logits, advantages, 1e-3)
+    coarse, _, _ = _relative_error(CONTROL_LAWS[name], logits, advantages, 1e-2)
+    fine, _, _ = _relative_error(CONTROL_LAWS[name], logits, advantages, 1e-3)
     assert 9.0 < float((coarse / fine).median()) < 11.0
 
 
-@pytest.mark.parametrize("name", sorted(LAWS))
+@pytest.mark.parametrize("name", sorted(CONTROL_LAWS))
 def test_small_steps_match_in_size_and_sign(name: str) -> None:
     """§14 claim 1: relative error < 10% as the step shrinks, sign agreement in > 95% of draws."""
     logits, advantages = _draws(seed=1)
-    relative_error, predicted, exact = _relative_error(LAWS[name], logits, advantages, 1e-3)
+    relative_error, predicted, exact = _relative_error(CONTROL_LAWS[name], logits, advantages, 1e-3)
     assert float((relative_error < 0.1).double().mean()) > 0.95
     assert float((torch.sign(predicted) == torch.sign(exact)).double().mean()) > 0.95
 
@@ -101,7 +101,7 @@ def test_predictors_match_the_covariance_formulas_in_numpy() -> None:
 
 def test_advantage_offset_does_not_change_either_law() -> None:
     logits, advantages = _draws(count=30, seed=6)
-    for _, predict in LAWS.values():
+    for _, predict in CONTROL_LAWS.values():
         torch.testing.assert_close(predict(logits, advantages + 2.5, 0.1), predict(logits, advantages, 0.1))
 
 

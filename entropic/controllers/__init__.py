@@ -1,6 +1,6 @@
 """Entropy controllers: a controller is a law x an actuator x a sensor, all three from config.
 
-- Laws (:data:`LAWS`): ``constant``; schedules ``linear``, ``cosine``, ``step``, ``exponential``;
+- Laws (:data:`CONTROL_LAWS`): ``constant``; schedules ``linear``, ``cosine``, ``step``, ``exponential``;
   ``p``, ``pi``, ``pid``; ``skywork_adaptive`` (Skywork-OR1 / TRL); ``entropic_pi`` (EntroPIC).
 - Actuators (:data:`ACTUATORS`): any :class:`~entropic.control.Control` field, or
   ``pos_neg_weight`` (the pair ``pos_weight = 1 - d``, ``neg_weight = 1 + d``), each with a declared
@@ -16,6 +16,7 @@ Importing this package registers every built-in law.
 from entropic.controllers import entropic_pi, pid, schedules, skywork  # noqa: F401  (registers the laws)
 from entropic.controllers.actuators import ACTUATORS, Actuator, ActuatorSpec
 from entropic.controllers.config import ActuatorConfig, ControllerConfig, SensorConfig, controller_config_from_dict
+from entropic.controllers.control_laws import CONTROL_LAWS, METRIC_KEYS, Law, register_control_law
 from entropic.controllers.controller import EntropyController, build_controller
 from entropic.controllers.law_configs import (
     ANTI_WINDUP,
@@ -25,14 +26,13 @@ from entropic.controllers.law_configs import (
     ScheduleConfig,
     SkyworkConfig,
 )
-from entropic.controllers.laws import LAWS, METRIC_KEYS, Law, register_law
 from entropic.controllers.schedules import schedule_value
 from entropic.controllers.sensor import Sensor
 
 __all__ = [
-    "ACTUATORS", "ANTI_WINDUP", "LAWS", "METRIC_KEYS", "Actuator", "ActuatorConfig", "ActuatorSpec",
+    "ACTUATORS", "ANTI_WINDUP", "CONTROL_LAWS", "METRIC_KEYS", "Actuator", "ActuatorConfig", "ActuatorSpec",
     "ConstantConfig", "ControllerConfig", "EntroPICConfig", "EntropyController", "Law", "PIDConfig",
     "ScheduleConfig", "Sensor", "SensorConfig", "SkyworkConfig", "build_controller", "controller_config_from_dict",
-    "register_law",
+    "register_control_law",
     "schedule_value",
 ]

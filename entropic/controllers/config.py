@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 from entropic.controllers._checks import FromDict, from_mapping, is_number, optional_finite
 from entropic.controllers.actuators import ACTUATORS
+from entropic.controllers.control_laws import CONTROL_LAWS
 from entropic.controllers.law_configs import ConstantConfig, PIDConfig
-from entropic.controllers.laws import LAWS
 from entropic.observe import SENSORS
 
 
@@ -103,9 +103,9 @@ class ControllerConfig(FromDict):
             self.law = ConstantConfig()
         if isinstance(self.law, Mapping):
             if "name" not in self.law:
-                raise ValueError(f"controller.law.name is required; allowed values: {LAWS.names()}")
-            self.law = from_mapping(LAWS.get(self.law["name"]).config, self.law, "controller.law")
-        if not any(isinstance(self.law, LAWS.get(n).config) for n in LAWS.names()):
+                raise ValueError(f"controller.law.name is required; allowed values: {CONTROL_LAWS.names()}")
+            self.law = from_mapping(CONTROL_LAWS.get(self.law["name"]).config, self.law, "controller.law")
+        if not any(isinstance(self.law, CONTROL_LAWS.get(n).config) for n in CONTROL_LAWS.names()):
             raise ValueError(f"controller.law must be a law config or a mapping with a name; got {self.law!r}")
         if isinstance(self.actuator, Mapping):
             self.actuator = from_mapping(ActuatorConfig, self.actuator, "controller.actuator")
@@ -177,7 +177,7 @@ def _section_types(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
         hint = hints.get(name)
         if cls is ControllerConfig and name == "law":
             law = data[name]
-            kinds[name] = LAWS.get(law["name"]).config if isinstance(law, Mapping) and "name" in law else None
+            kinds[name] = CONTROL_LAWS.get(law["name"]).config if isinstance(law, Mapping) and "name" in law else None
             continue
         args = typing.get_args(hint) or (hint,)
         nested = [a for a in args if dataclasses.is_dataclass(a)]

@@ -25,7 +25,7 @@ import torch
 from entropic.control import Control
 from entropic.controllers.actuators import ACTUATORS, Actuator
 from entropic.controllers.config import ControllerConfig
-from entropic.controllers.laws import LAWS, Law, Metrics, stack_params
+from entropic.controllers.control_laws import CONTROL_LAWS, Law, Metrics, stack_params
 from entropic.controllers.sensor import Sensor
 from entropic.protocol import Observation
 
@@ -178,7 +178,7 @@ def build_controller(config: ControllerConfig | Sequence[ControllerConfig], num_
             raise ValueError(f"controller.actuator.bias {bias.tolist()} is outside the physical range "
                              f"[{k_low}, {k_high}] of actuator {spec.name!r}")
     actuator = Actuator(spec, bias, num_runs, dtype, device)
-    law = LAWS.get(law_params.name).build(law_params, actuator.low, actuator.high)
+    law = CONTROL_LAWS.get(law_params.name).build(law_params, actuator.low, actuator.high)
     sensor = Sensor(sensor_params.name, sensor_params.ema, num_runs, dtype, device)
     return EntropyController(law, law_params.name, open_loop, actuator, sensor)
 

@@ -27,11 +27,11 @@ from types import SimpleNamespace
 
 import torch
 
+from entropic.controllers.control_laws import Metrics, StatefulLaw, law_metrics, register_control_law
 from entropic.controllers.law_configs import EntroPICConfig
-from entropic.controllers.laws import Metrics, StatefulLaw, law_metrics, register_law
 
 
-@register_law("entropic_pi", config=EntroPICConfig)
+@register_control_law("entropic_pi", config=EntroPICConfig)
 class EntroPICLaw(StatefulLaw):
     """EntroPIC PI law, vectorised over R runs.
 

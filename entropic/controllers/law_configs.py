@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from entropic.controllers._checks import FromDict, choice, finite, from_mapping, is_number, optional_finite
-from entropic.controllers.laws import LAWS
+from entropic.controllers.control_laws import CONTROL_LAWS
 
 ANTI_WINDUP = ["none", "clamp", "back_calculation"]
 """Anti-windup choices: none, clamping (conditional integration), back-calculation (tracking)."""
 
 
 def _check_name(config: Any) -> None:
-    spec = LAWS.get(config.name)
+    spec = CONTROL_LAWS.get(config.name)
     if spec.config is not type(config):
-        names = [n for n in LAWS.names() if LAWS.get(n).config is type(config)]
+        names = [n for n in CONTROL_LAWS.names() if CONTROL_LAWS.get(n).config is type(config)]
         raise ValueError(f"controller.law.name={config.name!r} is not a {type(config).__name__} law; "
                          f"allowed values: {names}")
 

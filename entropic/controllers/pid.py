@@ -24,15 +24,15 @@ from types import SimpleNamespace
 
 import torch
 
+from entropic.controllers.control_laws import Metrics, StatefulLaw, law_metrics, register_control_law
 from entropic.controllers.law_configs import PIDConfig
-from entropic.controllers.laws import Metrics, StatefulLaw, law_metrics, register_law
 from entropic.controllers.schedules import schedule_value
 
 Gain = float | list[float] | torch.Tensor
 """A gain for every run (float) or one per run (list or tensor ``[R]``)."""
 
 
-@register_law("p", "pi", "pid", config=PIDConfig)
+@register_control_law("p", "pi", "pid", config=PIDConfig)
 class PIDLaw(StatefulLaw):
     """Vectorised discrete PID over R runs (see the module docstring for the equations).
 

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import torch
 
+from entropic.controllers.control_laws import Metrics, StatefulLaw, open_loop_metrics, register_control_law
 from entropic.controllers.law_configs import ConstantConfig, ScheduleConfig
-from entropic.controllers.laws import Metrics, StatefulLaw, open_loop_metrics, register_law
 
 
 def schedule_value(schedule: SimpleNamespace, step: int) -> torch.Tensor:
@@ -32,7 +32,7 @@ def schedule_value(schedule: SimpleNamespace, step: int) -> torch.Tensor:
     return schedule.end + (schedule.start - schedule.end) * 0.5 * (1.0 + torch.cos(math.pi * progress))
 
 
-@register_law("linear", "cosine", "step", "exponential", config=ScheduleConfig)
+@register_control_law("linear", "cosine", "step", "exponential", config=ScheduleConfig)
 class ScheduleLaw(StatefulLaw):
     """Sets the knob to a schedule of the step, clipped to the actuator's physical limits.
 
@@ -56,7 +56,7 @@ class ScheduleLaw(StatefulLaw):
         return output, open_loop_metrics(raw, output, measurement)
 
 
-@register_law("constant", config=ConstantConfig)
+@register_control_law("constant", config=ConstantConfig)
 class ConstantLaw(StatefulLaw):
     """Holds the knob at ``value``, clipped to the actuator's physical limits.
 

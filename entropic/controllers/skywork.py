@@ -23,11 +23,11 @@ from types import SimpleNamespace
 
 import torch
 
+from entropic.controllers.control_laws import Metrics, StatefulLaw, law_metrics, register_control_law
 from entropic.controllers.law_configs import SkyworkConfig
-from entropic.controllers.laws import Metrics, StatefulLaw, law_metrics, register_law
 
 
-@register_law("skywork_adaptive", config=SkyworkConfig)
+@register_control_law("skywork_adaptive", config=SkyworkConfig)
 class SkyworkLaw(StatefulLaw):
     """Bang-bang integral control of the entropy-bonus coefficient, gated on the previous entropy.
 

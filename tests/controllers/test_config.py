@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from entropic import Control, Observation
 from entropic.controllers import (
-    LAWS,
+    CONTROL_LAWS,
     ControllerConfig,
     build_controller,
     controller_config_from_dict,
@@ -46,7 +46,7 @@ def test_default_config_is_no_bonus() -> None:
 
 
 def test_every_law_name_has_a_config_and_builder() -> None:
-    assert LAWS.names() == sorted(["constant", "linear", "cosine", "step", "exponential", "p", "pi", "pid",
+    assert CONTROL_LAWS.names() == sorted(["constant", "linear", "cosine", "step", "exponential", "p", "pi", "pid",
                                    "skywork_adaptive", "entropic_pi"])
 
 

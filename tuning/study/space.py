@@ -43,7 +43,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from entropic.control import control_fields
-from entropic.controllers import LAWS, ActuatorConfig, ControllerConfig, SensorConfig
+from entropic.controllers import CONTROL_LAWS, ActuatorConfig, ControllerConfig, SensorConfig
 from entropic.tuning.study.batch import Method
 
 ROOTS = ("control", "controller", "backend")
@@ -362,7 +362,7 @@ def _check_controller_path(param: Param, controller: dict[str, Any], where: str)
     classes = {"actuator": [ActuatorConfig], "sensor": [SensorConfig]}
     if section == "law":
         try:
-            classes["law"] = [LAWS.get(name).config for name in laws]
+            classes["law"] = [CONTROL_LAWS.get(name).config for name in laws]
         except ValueError as error:
             raise SearchSpaceError(f"{where}: {error}") from None
     if section not in classes:

@@ -100,7 +100,7 @@ PLANTS = {
     "integrating-dead-time-2": DiscreteModel("integrating", [-1.0], [0.03], nk=3),
     "arx-2-2": DiscreteModel("arx", [-1.2, 0.21], [0.03, -0.01], nk=1),
 }
-LAWS = {
+CONTROL_LAWS = {
     "pi": dict(kp=1.2, ki=0.012),
     "pid-filter-ema": dict(kp=1.0, ki=0.01, kd=3.0, derivative_tau=2.0, ema=0.3),
 }
@@ -117,9 +117,9 @@ def _trainer_trajectory(model: DiscreteModel, config: dict, steps: int, tmp_path
 
 
 @pytest.mark.parametrize("plant", PLANTS)
-@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("law", CONTROL_LAWS)
 def test_python_control_closed_loop_equals_the_trainer_step_for_step(plant: str, law: str, tmp_path: Path) -> None:
-    model, gains, steps, step_size = PLANTS[plant], dict(LAWS[law]), 120, 0.2
+    model, gains, steps, step_size = PLANTS[plant], dict(CONTROL_LAWS[law]), 120, 0.2
     ema = gains.pop("ema", None)
     tau = gains.pop("derivative_tau", 0.0)
     config = controller_config({"kd": 0.0, **gains}, target=Y0 + step_size, actuator="entropy_coeff", bias=C0,

@@ -68,14 +68,14 @@ class LawSpec:
     build: LawBuilder
 
 
-LAWS: Registry[LawSpec] = Registry("controller law", "controller.law.name")
+CONTROL_LAWS: Registry[LawSpec] = Registry("controller law", "controller.law.name")
 
 
-def register_law(*names: str, config: type) -> Callable[[LawBuilder], LawBuilder]:
+def register_control_law(*names: str, config: type) -> Callable[[LawBuilder], LawBuilder]:
     """Register a law class (or builder) under ``names``, configured by ``config``."""
 
     def decorator(build: LawBuilder) -> LawBuilder:
-        LAWS.register(*names)(LawSpec(config, build))
+        CONTROL_LAWS.register(*names)(LawSpec(config, build))
         return build
 
     return decorator
