@@ -50,7 +50,7 @@ from trl import GRPOTrainer
 
 from entropic.control import Control, control_from_mapping
 from entropic.controllers import ControllerConfig, build_controller, controller_config_from_dict
-from entropic.experiment import load_run_config, validate
+from entropic.experiment import RunConfig, validate
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 from entropic.protocol import Observation
 
@@ -66,7 +66,9 @@ def entropic_parts(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``objective``, ``control`` and ``controller`` keyword arguments of :class:`EntropicGRPOTrainer` from an
     entropic run config: a run's ``config.yaml``, or the complete config ``entropic-tune`` exports for its best
     trial. Validated as ``entropic-train`` validates it; a per-run list (several runs) is refused."""
-    cfg = load_run_config(path)
+    data = OmegaConf.load(path)
+    data.pop("defaults", None)  # an exported config composes with entropic-train's schema; its values are here
+    cfg = OmegaConf.merge(OmegaConf.structured(RunConfig), data)
     run = validate(cfg)
     control = control_from_mapping({k: v for k, v in dataclasses.asdict(run.control).items() if v is not None})
     controller = None if cfg.controller is None else controller_config_from_dict(

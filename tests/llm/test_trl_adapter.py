@@ -20,6 +20,9 @@ from entropic.llm.model import tiny_model
 from entropic.llm.tokenizer import character_tokenizer
 from entropic.llm.trl_adapter import AGG_MODE_OF, EntropicGRPOTrainer, entropic_parts
 from entropic.objectives import ObjectiveConfig
+from entropic.tuning.study.batch import Method
+from entropic.tuning.study.export import export_method
+from entropic.tuning.study.space import load_preset
 
 MAX_LEN = 5
 PROMPTS = ["A1+2=", "S12,07,33=", "C3,4,7:025=", "A9+9="]
@@ -142,3 +145,13 @@ def make_config_dir(tmp_path: Path):
         return tmp_path / "run" / "config.yaml"
 
     return make
+
+
+def test_the_config_a_study_exports_for_its_best_trial_loads(tmp_path: Path) -> None:
+    method = Method(objective={"terms": ["entropy"]}, control={"entropy_coeff": 0.01},
+                    controller=load_preset("controller", "pi_entropy_coeff"))
+    exported = export_method(method, tmp_path, "tuned_s", {"backend": {"_target_": "entropic.sims.make_backend"},
+                                                            "seed": 3}, "s", 7, "tracking_error=0.1")
+    parts = entropic_parts(exported["files"]["config"])
+    assert parts["objective"].terms == ["entropy"] and float(parts["control"].entropy_coeff) == 0.01
+    assert parts["controller"].law.kp == load_preset("controller", "pi_entropy_coeff")["law"]["kp"]
