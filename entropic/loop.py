@@ -272,8 +272,10 @@ class Trainer:
         """Row indices of each micro-batch (``ppo_micro_batch_size`` rows of every run, in order), or
         ``None`` when the mini-batch fits in one."""
         size = self.config.ppo_micro_batch_size
+        if size is None:
+            return None
         rank = Segments.of(mini_batch.run_ids(), mini_batch.num_runs).rank  # [B]: a row's rank in its run
-        if size is None or int(rank.max()) < size:
+        if int(rank.max()) < size:
             return None
         return list(_chunks(rank // size))
 

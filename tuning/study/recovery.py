@@ -37,7 +37,11 @@ def counted_trials(study: optuna.Study) -> int:
 
 
 OWNERLESS_GRACE_S = 2.0
-"""A running trial with no worker attribute this long after its start was asked by a worker that died."""
+"""A running trial with no worker attribute this long after its start, while no other worker lives, was asked by a
+worker that died."""
+OWNERLESS_LIMIT_S = 120.0
+"""... and this long, whatever lives: naming is the asking worker's next write, but on a shared SQLite file that
+write may wait up to a minute for the lock, so while another worker lives it may be the one still naming."""
 
 
 def fail_stale_trials(study: optuna.Study, stale_after_s: float, worker: str) -> list[int]:
@@ -46,23 +50,28 @@ def fail_stale_trials(study: optuna.Study, stale_after_s: float, worker: str) ->
     A worker on this machine is dead when its process is gone; a worker elsewhere when its
     heartbeat (a study attribute refreshed during every batch) is older than ``stale_after_s``; a
     trial that never got its worker's name (killed between ask and naming) after
-    :data:`OWNERLESS_GRACE_S`.
+    :data:`OWNERLESS_GRACE_S` when no other worker lives, else after :data:`OWNERLESS_LIMIT_S`.
     """
     now, host = time.time(), socket.gethostname()
     heartbeats = {k[len("heartbeat:"):]: v for k, v in study.user_attrs.items() if k.startswith("heartbeat:")}
     failed = []
+    def alive(owner: str, last_seen: float) -> bool:
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == host and pid.isdigit():
+            return _process_alive(int(pid))
+        return now - last_seen <= stale_after_s
+
+    others_alive = any(alive(owner, seen) for owner, seen in heartbeats.items() if owner != worker)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get("worker")
         if owner == worker:
             continue
         started = trial.datetime_start.timestamp() if trial.datetime_start else now
-        last_seen = heartbeats.get(owner, started) if owner else started
-        owner_host, _, pid = (owner or "").rpartition(":")
-        dead = now - last_seen > stale_after_s
         if owner is None:  # a live worker names itself right after asking; none means it died in between
-            dead = now - started > OWNERLESS_GRACE_S
-        elif owner_host == host and pid.isdigit():
-            dead = not _process_alive(int(pid))
+            waited = now - started
+            dead = waited > OWNERLESS_LIMIT_S or (waited > OWNERLESS_GRACE_S and not others_alive)
+        else:
+            dead = not alive(owner, heartbeats.get(owner, started))
         if not dead:
             continue
         storage = study._storage

@@ -95,7 +95,12 @@ class StudyRunner:
             trial = trials[index]
             if not math.isfinite(value):
                 return False
-            trial.report(value, steps)
+            try:
+                trial.report(value, steps)
+            except optuna.exceptions.UpdateFinishedTrialError:  # another worker presumed this one dead: retried
+                log.warning("trial %d was failed and re-enqueued by another worker; its report is dropped",
+                            trial.number)
+                return False
             if "baseline" in trial.user_attrs or not trial.should_prune():
                 return False
             trial.set_user_attr("pruned_at_step", steps)
@@ -111,6 +116,10 @@ class StudyRunner:
         elapsed = time.perf_counter() - started
         for index, (trial, run) in enumerate(zip(trials, runs, strict=True)):
             if index in pruned:
+                continue
+            if self.study._storage.get_trial(trial._trial_id).state.is_finished():
+                log.warning("trial %d was failed and re-enqueued by another worker; its result is dropped",
+                            trial.number)
                 continue
             self._tell(trial, run.error, run.trace)
         log.info("batch of %d trials in %.1f s (%d pruned); study holds %d of %d trials", size, elapsed,
