@@ -120,6 +120,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._mask = torch.ones(self._rows.run.shape[0], self.task.shape[1], dtype=self.dtype)  # [B, T]: all valid
         self._noise_free = self.task.reward_correct == 1.0 and self.task.reward_wrong == 0.0
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
+        T, K = self.task.shape[1:]
+        self._radix = K ** torch.arange(T - 1, -1, -1)  # [T]: a response's index over the K^T responses
 
     # ----------------------------------------------------------------- protocol
     @property
@@ -141,7 +143,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             ``tokens [B, T]``, ``rewards [B]``, ``group [B]``, ``old_log_probs``/``ref_log_probs
             [B, T]`` (reference = the initial policy, or the policy at the last :meth:`reset_reference`;
             ``None`` without ``config.use_reference``),
-            ``run [B]``, ``prompts [B]`` (prompt ids), ``weights [B]`` in exact mode, and
+            ``run [B]``, ``prompts [B]`` (prompt ids), ``weights [B]`` in exact mode,
+            ``answer [B]`` (the arm; for ``T > 1`` the response's index in base K, modulo ``2^63``), and
             ``extras["correct"] [B]`` (noise-free verdict, 0/1).
         """
         shape = self.task.shape
@@ -165,6 +168,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         return Rollout(tokens=tokens, mask=self._mask, rewards=rewards,
                        group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
                        weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
+                       answer=(tokens * self._radix).sum(-1) & (2**63 - 1),
                        extras={"correct": rewards if self._noise_free else correct.to(self.dtype)})
 
     def _reference_token_log_probs(self, index: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

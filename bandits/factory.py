@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from entropic.per_run import split_runs
 from entropic.sims.backend import SoftmaxBanditBackend
 from entropic.sims.config import BanditConfig
 
@@ -17,17 +18,19 @@ def backend_from_fields(backend: Callable[..., B], config: Callable[..., Any], n
     """``backend(config(**fields), num_runs, seeds, lr)`` from flat Hydra fields, shared by every simulator.
 
     Sequences (e.g. OmegaConf lists) become lists; a single ``lr`` is stored in the config, a list of
-    them is passed on as one learning rate per run.
+    ``num_runs`` of them (expanded by :func:`~entropic.per_run.split_runs`) is passed on as one learning
+    rate per run.
     """
     fields = {name: list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
               for name, value in fields.items()}
-    per_run = isinstance(lr, Sequence) and not isinstance(lr, str)
+    rates = split_runs(lr, num_runs, "backend.lr")
     try:
-        rates = [float(x) for x in lr] if per_run else None
-        if lr is not None and not per_run:
+        rates = None if rates is None else [float(x) for x in rates]
+        if lr is not None and rates is None:
             fields["lr"] = float(lr)
     except (TypeError, ValueError):
-        raise ValueError(f"backend.lr must be a number or a list of one number per run, got {lr!r}") from None
+        raise ValueError(f"backend.lr must be a number or a list of num_runs={num_runs} numbers (one per run), "
+                         f"got {lr!r}") from None
     return backend(config(**fields), num_runs=num_runs, seeds=None if seeds is None else list(seeds), lr=rates)
 
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
+
+from entropic.per_run import split_runs
 
 Knob = float | torch.Tensor
 """A control value: a float for all runs, or a tensor ``[R]`` with one value per run."""
@@ -138,43 +141,58 @@ def _any(x: torch.Tensor) -> bool:
     return bool(x.any())
 
 
-def _check_knob(f: dataclasses.Field, value: Knob) -> None:
+def _limits_text(f: dataclasses.Field) -> str:
+    """The allowed range of a knob, with open ends in parentheses: ``(0.0, 1.0]``."""
     low, high = f.metadata["limits"]
-    lo_sym = "(" if f.metadata["open_low"] else "["
-    hi_sym = ")" if f.metadata["open_high"] else "]"
-    allowed = f"a float in {lo_sym}{low}, {high}{hi_sym} or a 1-D float tensor [R] of such values"
+    return f"{'(' if f.metadata['open_low'] else '['}{low}, {high}{')' if f.metadata['open_high'] else ']'}"
+
+
+def _outside(f: dataclasses.Field, x: torch.Tensor) -> bool:
+    """Whether any value of ``x`` is NaN or outside the limits of the knob ``f``."""
+    low, high = f.metadata["limits"]
+    too_low = x <= low if f.metadata["open_low"] else x < low
+    too_high = x >= high if f.metadata["open_high"] else x > high
+    return _any(too_low | too_high | torch.isnan(x))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_knob(f: dataclasses.Field, value: Knob) -> None:
+    allowed = f"a float in {_limits_text(f)} or a 1-D float tensor [R] of such values"
     if isinstance(value, torch.Tensor):
         if value.dim() != 1 or not value.is_floating_point():
             raise ValueError(f"Control.{f.name} must be {allowed}; got a tensor of shape "
                              f"{tuple(value.shape)} and dtype {value.dtype}")
         x = value.detach()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif _is_number(value):
         x = torch.tensor(float(value))
     else:
         raise ValueError(f"Control.{f.name} must be {allowed}; got {value!r}")
-    too_low = x <= low if f.metadata["open_low"] else x < low
-    too_high = x >= high if f.metadata["open_high"] else x > high
-    if _any(too_low | too_high | torch.isnan(x)):
+    if _outside(f, x):
         raise ValueError(f"Control.{f.name} must be {allowed}; got {value!r}")
 
 
-def control_from_mapping(values: dict[str, object] | None) -> Control:
-    """Build a :class:`Control` from config values: floats, or lists (one value per run) -> tensors ``[R]``.
+def control_from_mapping(values: Mapping[str, object], num_runs: int) -> Control:
+    """A :class:`Control` from the values of the ``control`` config group, checked for ``num_runs`` runs.
 
-    Unknown names raise ``ValueError`` listing the allowed fields.
+    Each value is ``None`` (Control's default), a number (every run), or a list of ``num_runs``
+    numbers (one per run, a tensor ``[R]``), within the knob's limits. Anything else (a string, a
+    boolean, a list of another length, a value out of range, an unknown name) raises ``ValueError``
+    naming ``control.<knob>`` and what is allowed.
     """
-    values = dict(values or {})
-    unknown = sorted(set(values) - set(control_fields()))
-    if unknown:
-        raise ValueError(f"control: unknown field(s) {unknown}; allowed: {control_fields()}")
+    fields = {f.name: f for f in dataclasses.fields(Control)}
     converted: dict[str, Knob] = {}
     for name, value in values.items():
-        if isinstance(value, (list, tuple)):
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-                raise ValueError(f"control.{name} must be a number or a list of numbers (one per run), got {value!r}")
-            converted[name] = torch.tensor([float(v) for v in value])
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            converted[name] = float(value)
-        else:
-            raise ValueError(f"control.{name} must be a number or a list of numbers (one per run), got {value!r}")
+        if name not in fields:
+            raise ValueError(f"control.{name} is not a Control field; allowed: {control_fields()}")
+        if value is None:
+            continue
+        runs = split_runs(value, num_runs, f"control.{name}")
+        numbers = [value] if runs is None else runs
+        if not all(_is_number(x) for x in numbers) or _outside(fields[name], torch.tensor([float(x) for x in numbers])):
+            raise ValueError(f"control.{name} must be a number in {_limits_text(fields[name])}, or a list of "
+                             f"num_runs={num_runs} such numbers (one per run); got {value!r}")
+        converted[name] = float(value) if runs is None else torch.tensor([float(x) for x in runs])
     return Control(**converted)

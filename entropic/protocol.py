@@ -67,8 +67,15 @@ class Rollout:
         Backend-specific prompt payload: prompt ids ``[B]`` (bandit) or token ids ``[B, T_prompt]``.
     prompt_mask : Tensor, optional
         ``[B, T_prompt]`` attention mask of ``prompts`` for token prompts.
+    answer : LongTensor [B], optional
+        Id of each response's final answer, the meaning that semantic entropy clusters responses by:
+        two responses of one group with the same id ``>= 0`` give the same answer; ``-1`` marks a
+        response without a parseable answer, which shares its meaning with no other. The bandit
+        fills the arm (the response's index over ``K^T`` responses when ``T > 1``); the toy LM and
+        the LLM backend the verifier's canonical answer text, hashed
+        (:func:`entropic.tasks.answer_id`). ``None``: the backend does not parse answers.
     extras : dict
-        Further per-row tensors ``[B, ...]`` a backend or reward needs (answers, correctness, ...).
+        Further per-row tensors ``[B, ...]`` a backend or reward needs (correctness, problem ids, ...).
     """
 
     tokens: torch.Tensor
@@ -83,6 +90,7 @@ class Rollout:
     num_runs: int = 1
     prompts: torch.Tensor | None = None
     prompt_mask: torch.Tensor | None = None
+    answer: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -110,6 +118,7 @@ class Rollout:
             _check_shape(name, getattr(self, name), (B, T), "Rollout")
         _check_shape("run", self.run, (B,), "Rollout")
         _check_shape("weights", self.weights, (B,), "Rollout")
+        _check_shape("answer", self.answer, (B,), "Rollout")
         if self.num_runs < 1:
             raise ValueError(f"Rollout.num_runs must be >= 1, got {self.num_runs}")
         if self.run is not None and B:
@@ -269,7 +278,10 @@ class Backend(Protocol):
     Optional capabilities, not required by this protocol (the loop checks them with
     ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset` and
     :class:`SupportsOptimizerReset`; a ``max_entropy`` attribute (nats, the log of the vocabulary
-    size) lets a run refuse an entropy target no policy can reach.
+    size) lets a run refuse an entropy target no policy can reach. A backend factory (the
+    ``_target_`` of a backend config) that cannot hold more than a few runs in one process
+    declares it as its ``max_runs`` attribute; tools that need more runs then start one process
+    per run (the LLM backend: ``max_runs = 1``).
     """
 
     num_runs: int

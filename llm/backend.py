@@ -30,7 +30,7 @@ from entropic.llm.tasks import TextProblem, make_task
 from entropic.llm.warm_start import load_or_warm_start
 from entropic.metrics import pass_at_k
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode
-from entropic.tasks import Verdict, shaped_reward
+from entropic.tasks import Verdict, answer_id, shaped_reward
 
 STREAM_ROLLOUT, STREAM_EVAL = 0, 1
 
@@ -140,6 +140,7 @@ class HFBackend:
             ``old_log_probs`` (``config.old_log_probs``); ``sample_log_probs`` (the sampler's, see
             :mod:`entropic.llm.sampling`);
             ``ref_log_probs`` when ``use_reference``; ``prompts``/``prompt_mask`` (left-padded ids);
+            ``answer``: the id of each verdict's parsed answer (-1 for none, :func:`entropic.tasks.answer_id`);
             ``extras``: ``correct`` and ``well_formed`` (0/1).
         """
         config = self.config
@@ -157,6 +158,7 @@ class HFBackend:
                           group=torch.arange(P, device=self.device).repeat_interleave(G),
                           old_log_probs=torch.zeros_like(drawn.mask), sample_log_probs=drawn.log_probs,
                           prompts=prompt_ids, prompt_mask=prompt_mask,
+                          answer=torch.tensor([answer_id(v.answer) for v in verdicts], device=self.device),
                           extras={"correct": correct, "well_formed": well_formed})
         with torch.no_grad():
             rollout.old_log_probs = drawn.log_probs if config.old_log_probs == "sampler" else \
@@ -310,3 +312,6 @@ def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None, **fields
     if unknown:
         raise ValueError(f"backend.{unknown[0]} is not a field of the LLM backend; allowed fields: {sorted(known)}")
     return HFBackend(HFConfig(**fields), num_runs, seeds)
+
+
+make_backend.max_runs = 1  # one run per process: tools that run R runs launch R processes (entropic.tuning.processes)

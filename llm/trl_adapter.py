@@ -39,7 +39,6 @@ through TRL's logging as ``entropic/*``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -48,8 +47,8 @@ from omegaconf import OmegaConf
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
-from entropic.control import Control, control_from_mapping
-from entropic.controllers import ControllerConfig, build_controller, controller_config_from_dict
+from entropic.control import Control
+from entropic.controllers import ControllerConfig, build_controller
 from entropic.experiment import RunConfig, validate
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 from entropic.protocol import Observation
@@ -70,12 +69,9 @@ def entropic_parts(path: str | os.PathLike[str]) -> dict[str, Any]:
     data.pop("defaults", None)  # an exported config composes with entropic-train's schema; its values are here
     cfg = OmegaConf.merge(OmegaConf.structured(RunConfig), data)
     run = validate(cfg)
-    control = control_from_mapping({k: v for k, v in dataclasses.asdict(run.control).items() if v is not None})
-    controller = None if cfg.controller is None else controller_config_from_dict(
-        OmegaConf.to_container(cfg.controller, resolve=True))
-    if control.num_runs not in (None, 1) or isinstance(controller, list):
+    if run.base_control.num_runs not in (None, 1) or isinstance(run.controller_config, list):
         raise ValueError(f"{path}: per-run lists of knobs or controllers describe several runs; a TRL run is one")
-    return {"objective": run.objective, "control": control, "controller": controller}
+    return {"objective": run.objective, "control": run.base_control, "controller": run.controller_config}
 
 
 class EntropicGRPOTrainer(GRPOTrainer):

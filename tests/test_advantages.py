@@ -24,13 +24,16 @@ SAMPLED_ONLY = ("rloo", "rloo_vectorized", "opo", "reinforce_plus_plus", "reinfo
 def make_rollout(rewards: torch.Tensor, group: list[int] | torch.Tensor, mask: torch.Tensor | None = None,
                  run: torch.Tensor | None = None, num_runs: int = 1,
                  weights: torch.Tensor | None = None) -> Rollout:
-    """A rollout with the given rewards and groups; ``mask`` defaults to all-valid (T = 1 for [B] rewards)."""
+    """A rollout with the given rewards and groups; ``mask`` defaults to all-valid (T = 1 for [B] rewards).
+
+    Row b answers ``b % 3`` (the answer ids SEED-GRPO clusters by).
+    """
     if mask is None:
         mask = torch.ones(rewards.shape[0], rewards.shape[1] if rewards.dim() == 2 else 1, dtype=rewards.dtype)
     batch, length = mask.shape
     return Rollout(tokens=torch.zeros(batch, length, dtype=torch.long), mask=mask, rewards=rewards,
                    group=torch.as_tensor(group, dtype=torch.long), old_log_probs=torch.zeros(batch, length),
-                   run=run, num_runs=num_runs, weights=weights)
+                   run=run, num_runs=num_runs, weights=weights, answer=torch.arange(batch) % 3)
 
 
 def advantages(rollout: Rollout, estimator: str = "grpo", **options: float | bool) -> torch.Tensor:
@@ -348,7 +351,7 @@ def concatenate(rollouts: list[Rollout], seed: int) -> tuple[Rollout, torch.Tens
     order = torch.empty_like(run)
     for r in range(len(rollouts)):
         order[run == r] = offsets[r] + torch.arange(sizes[r])
-    fields = ("tokens", "mask", "rewards", "group", "old_log_probs")
+    fields = ("tokens", "mask", "rewards", "group", "old_log_probs", "answer")
     stacked = {name: torch.cat([getattr(r, name) for r in rollouts])[order] for name in fields}
     weights = None if rollouts[0].weights is None else torch.cat([r.weights for r in rollouts])[order]
     return Rollout(**stacked, run=run, num_runs=len(rollouts), weights=weights), run
@@ -458,7 +461,7 @@ def test_weighted_rollouts_are_rejected_by_sampled_only_estimators(estimator: st
 def test_registry_holds_verl_names() -> None:
     assert ADV_ESTIMATORS.names() == sorted(
         ["grpo", "grpo_vectorized", "rloo", "rloo_vectorized", "opo", "reinforce_plus_plus",
-         "reinforce_plus_plus_baseline", "gpg", "reinforce_pm1", "unlikeliness"])
+         "reinforce_plus_plus_baseline", "gpg", "reinforce_pm1", "unlikeliness", "seed_grpo"])
 
 
 def test_defaults() -> None:

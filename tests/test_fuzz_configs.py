@@ -229,11 +229,12 @@ def _train_control_cases(rng: random.Random) -> Iterator[Case]:
         if math.isfinite(high):
             values += [_above(rng, high)] + ([high] if f.metadata["open_high"] else [])
         yield from _cases(field, path, _some(rng, values, 2))
-        # a per-run list of the wrong length (valid values), and a per-run list holding a word
+        # a per-run list of the wrong length (valid values), and one of the right length holding a bad value
         wrong = rng.choice([1, 2, 4])
         yield Case(field, ("num_runs=3", f"{path}={_fmt([f.default] * wrong)}"))
-        if rng.random() < 0.4:
-            yield Case(field, ("num_runs=2", f"{path}={_fmt([f.default, _word(rng)])}"))
+        bad = [_word(rng), True, [f.default], math.nan]
+        bad += ([_below(rng, low)] if math.isfinite(low) else []) + ([_above(rng, high)] if math.isfinite(high) else [])
+        yield Case(field, ("num_runs=2", f"{path}={_fmt([f.default, rng.choice(bad)])}"))
     yield Case("control.clip_cov_lb", (f"control.clip_cov_lb={_above(rng, 5.0)}",))  # lb >= ub (5.0)
     word = _word(rng)
     yield Case(f"control.{word}", (f"+control.{word}=0.1",))
@@ -347,11 +348,24 @@ def _train_backend_cases(rng: random.Random) -> Iterator[Case]:
     yield Case(word, (f"+backend.{word}=1",))
 
 
+def _train_method_knob_cases(rng: random.Random) -> Iterator[Case]:
+    """SEED-GRPO's and STEER's config knobs (drawn last: the other generators' values stay as they were)."""
+    yield from _cases("advantage.seed_alpha", "advantage.seed_alpha", _real_field(rng, 0.0, 1.0))
+    yield from _cases("advantage.seed_alpha", "advantage.seed_alpha",
+                      _some(rng, [_below(rng, 0.0), math.inf, math.nan, _word(rng)], 2),
+                      "advantage.seed_scaling=exponential")
+    yield from _cases("advantage.seed_scaling", "advantage.seed_scaling", _choice_field(rng))
+    yield from _cases("advantage.seed_gamma", "advantage.seed_gamma",
+                      _some(rng, [0.0, _below(rng, 0.0), math.nan, math.inf, _word(rng)], 3))
+    yield from _cases("objective.steer_weight_min", "objective.steer_weight_min",
+                      _real_field(rng, 0.0, 1.0, open_low=True))
+
+
 def _train_cases() -> list[Case]:
     rng = random.Random(0)
     return _unique(case for generate in (_train_run_cases, _train_trainer_cases, _train_objective_cases,
                                          _train_advantage_cases, _train_control_cases, _train_controller_cases,
-                                         _train_backend_cases)
+                                         _train_backend_cases, _train_method_knob_cases)
                    for case in generate(rng))
 
 
@@ -451,7 +465,7 @@ def _tune_space_cases(rng: random.Random) -> Iterator[Case]:
 def _tune_run_cases(rng: random.Random) -> Iterator[Case]:
     for name in ("entropy_coeff", "clip_ratio_high", "top_entropy_quantile"):
         yield from _cases(f"control.{name}", f"+control.{name}",
-                          _some(rng, [_word(rng), [0.1, 0.2], math.nan, True], 2))
+                          _some(rng, [_word(rng), [0.1, 0.2], math.nan, True, [True], [_word(rng)]], 3))
     yield Case("control.clip_ratio_low", (f"+control.clip_ratio_low={_above(rng, 1.0)}",))
     yield from _cases("trainer.steps", "trainer.steps", _some(rng, [0, -rng.randint(1, 99), _word(rng)], 2))
     yield from _cases("trainer.ppo_epochs", "trainer.ppo_epochs", [0, _word(rng)])
@@ -554,7 +568,7 @@ def _design_cases() -> list[Case]:
         word = _word(rng)
         yield Case(word, (f"+{word}=1",))
         yield from _cases("seed", "seed", [-rng.randint(1, 9), _word(rng)])
-        yield from _cases("control.entropy_coeff", "control.entropy_coeff", [_word(rng), math.nan, True])
+        yield from _cases("control.entropy_coeff", "control.entropy_coeff", [_word(rng), math.nan, True, [0.1, 0.2]])
         yield from _cases("control.clip_ratio_low", "+control.clip_ratio_low", [_above(rng, 1.0)])
         yield from _cases("objective.policy_loss", "objective.policy_loss", [_word(rng)])
         yield from _cases("num_arms", "backend.num_arms", [1, _word(rng)])

@@ -115,8 +115,9 @@ class ToyLMBackend(PerRunLearningRate):
             ``tokens, mask, old_log_probs, sample_log_probs, ref_log_probs [B, T]`` (``T =
             max_response_len``, right-padded; log-probs 0 on padding), ``rewards [B]`` (verifier 0/1 with
             format and overlong shaping), ``group``, ``run [B]``, ``prompts [B, T_prompt]`` with
-            ``prompt_mask`` (all ones: prompts of a task have one length), ``extras``: ``correct`` and
-            ``well_formed`` (0/1), ``problem`` (training-set index).
+            ``prompt_mask`` (all ones: prompts of a task have one length), ``answer [B]`` (the id of each
+            parsed answer, -1 for none), ``extras``: ``correct`` and ``well_formed`` (0/1), ``problem``
+            (training-set index).
         """
         config, R = self.config, self.num_runs
         P, G, T = config.num_prompts, config.group_size, config.max_response_len
@@ -135,7 +136,7 @@ class ToyLMBackend(PerRunLearningRate):
                 (self._token_stats(self.reference, prompts, sample.tokens, "none")[0] * mask).view(R * N, T)
         B = R * N
         tokens = sample.tokens.view(B, T)
-        correct, well_formed = verify_batch(self.task, self.train_set, problem.view(B), tokens)
+        correct, well_formed, answer = verify_batch(self.task, self.train_set, problem.view(B), tokens)
         lengths = mask.view(B, T).sum(-1)
         rewards = shaped_reward(correct, well_formed, lengths, T, config.format_penalty, config.overlong_buffer_len,
                                 config.overlong_penalty_factor)
@@ -151,8 +152,8 @@ class ToyLMBackend(PerRunLearningRate):
                        old_log_probs=old_log_probs.view(B, T), ref_log_probs=ref_log_probs,
                        sample_log_probs=sample.log_probs.view(B, T), run=run, num_runs=R,
                        prompts=prompts.view(B, -1), prompt_mask=torch.ones(B, prompts.shape[-1], dtype=self.dtype),
-                       extras={"correct": correct.to(self.dtype), "well_formed": well_formed.to(self.dtype),
-                               "problem": problem.view(B)})
+                       answer=answer, extras={"correct": correct.to(self.dtype),
+                                              "well_formed": well_formed.to(self.dtype), "problem": problem.view(B)})
 
     def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs (and entropy) of ``rollout``'s tokens under the current parameters, with grad.
@@ -235,11 +236,11 @@ class ToyLMBackend(PerRunLearningRate):
             u = uniform(self.seeds, self.step_count, STREAM_EVAL, E * S * T, self.dtype).view(R, E * S, T)
             sample = generate(self.params, prompts, T, config.n_head, config.temperature, u)
             ids = torch.arange(E).repeat_interleave(S).repeat(R)
-            correct, well_formed = verify_batch(self.task, data, ids, sample.tokens.view(R * E * S, T))
+            correct, well_formed, _ = verify_batch(self.task, data, ids, sample.tokens.view(R * E * S, T))
             mask = sample.mask.to(self.dtype)
             entropy = (entropy_from_logits(sample.logits) * mask).sum(-1).sum(-1) / mask.sum(-1).sum(-1)
             greedy = generate(self.params, data.prompts.expand(R, E, -1), T, config.n_head, 0.0)
-            greedy_correct, _ = verify_batch(self.task, data, torch.arange(E).repeat(R), greedy.tokens.view(R * E, T))
+            greedy_correct = verify_batch(self.task, data, torch.arange(E).repeat(R), greedy.tokens.view(R * E, T))[0]
             metrics = {}
             correct = correct.view(R, E, S)
             if self.task.unique_answer:

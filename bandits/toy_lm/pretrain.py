@@ -134,7 +134,7 @@ def calibrate(params: Params, config: ToyLMConfig, task: Task, data: Dataset) ->
         prompts = data.prompts.repeat_interleave(n, dim=0).unsqueeze(0)
         u = uniform(torch.tensor([config.task_seed]), 0, 0, prompts.shape[1] * width, logits.dtype)
         sample = generate(scaled, prompts, width, config.n_head, 1.0, u.view(1, -1, width))
-        correct, _ = verify_batch(task, data, torch.arange(len(data)).repeat_interleave(n), sample.tokens[0])
+        correct = verify_batch(task, data, torch.arange(len(data)).repeat_interleave(n), sample.tokens[0])[0]
         accuracy = float(correct.double().mean())
     return {"alpha": alpha, "accuracy": accuracy, "entropy": entropy(alpha)}
 

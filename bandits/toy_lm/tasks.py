@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from entropic.tasks.answers import answer_id
 from entropic.tasks.arithmetic import TASKS, Problem, Task, Verdict
 from entropic.tasks.rewards import shaped_reward
 
@@ -83,19 +84,23 @@ class Dataset:
 
 
 def verify_batch(task: Task, dataset: Dataset, problem_ids: torch.Tensor,
-                 tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                 tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Verdicts of responses ``tokens [B, T]`` to problems ``problem_ids [B]`` of ``dataset``.
 
-    Returns ``correct`` and ``well_formed``, BoolTensors ``[B]``. Repeated (problem, response)
-    pairs, common within a GRPO group, are verified once.
+    Returns ``correct`` and ``well_formed``, BoolTensors ``[B]``, and ``answer``, LongTensor ``[B]``:
+    the id of each parsed answer (:func:`entropic.tasks.answer_id`, -1 when none parses). Repeated
+    (problem, response) pairs, common within a GRPO group, are verified once.
     """
-    seen: dict[tuple[int, str | None], Verdict] = {}
-    correct, well_formed = [], []
+    seen: dict[tuple[int, str | None], tuple[Verdict, int]] = {}
+    correct, well_formed, answer = [], [], []
     for pid, ids in zip(problem_ids.tolist(), tokens.tolist(), strict=True):
         key = (pid, response_text(ids))
-        verdict = seen.get(key)
-        if verdict is None:
-            verdict = seen[key] = task.verify(dataset.problems[pid], key[1])
-        correct.append(verdict.correct)
-        well_formed.append(verdict.well_formed)
-    return torch.tensor(correct, dtype=torch.bool), torch.tensor(well_formed, dtype=torch.bool)
+        known = seen.get(key)
+        if known is None:
+            verdict = task.verify(dataset.problems[pid], key[1])
+            known = seen[key] = (verdict, answer_id(verdict.answer))
+        correct.append(known[0].correct)
+        well_formed.append(known[0].well_formed)
+        answer.append(known[1])
+    return (torch.tensor(correct, dtype=torch.bool), torch.tensor(well_formed, dtype=torch.bool),
+            torch.tensor(answer, dtype=torch.long))

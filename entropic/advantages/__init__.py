@@ -16,11 +16,15 @@ from entropic.advantages.estimators import (
     rloo,
 )
 from entropic.advantages.registry import ADV_ESTIMATORS, AdvantageFn
+from entropic.advantages.seed_grpo import seed_grpo
+from entropic.advantages.seed_scaling import SEED_SCALINGS, seed_scale
+from entropic.advantages.semantic_entropy import cluster_sizes, semantic_entropy
 from entropic.advantages.statistics import Groups, masked_whiten_per_run
 from entropic.advantages.unlikeliness import unlikeliness, unlikeliness_rewards
 
 __all__ = [
-    "ADV_ESTIMATORS", "AdvantageConfig", "AdvantageFn", "Groups", "compute_advantages", "gpg", "grpo",
-    "masked_whiten_per_run", "opo", "reinforce_plus_plus", "reinforce_plus_plus_baseline", "rloo", "unlikeliness",
+    "ADV_ESTIMATORS", "SEED_SCALINGS", "AdvantageConfig", "AdvantageFn", "Groups", "cluster_sizes",
+    "compute_advantages", "gpg", "grpo", "masked_whiten_per_run", "opo", "reinforce_plus_plus",
+    "reinforce_plus_plus_baseline", "rloo", "seed_grpo", "seed_scale", "semantic_entropy", "unlikeliness",
     "unlikeliness_rewards",
 ]

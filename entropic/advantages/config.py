@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from entropic.advantages.registry import ADV_ESTIMATORS
+from entropic.advantages.seed_scaling import SEED_SCALINGS
 
 
 @dataclass
@@ -16,8 +18,8 @@ class AdvantageConfig:
     adv_estimator : str
         Registered estimator, by verl ``algorithm.adv_estimator`` name: ``grpo`` (alias
         ``grpo_vectorized``), ``rloo`` (alias ``rloo_vectorized``), ``opo``, ``reinforce_plus_plus``,
-        ``reinforce_plus_plus_baseline``, ``gpg``; and entropic's ``reinforce_pm1`` and
-        ``unlikeliness``. verl's default is ``gae``, which needs a critic (value model); entropic has
+        ``reinforce_plus_plus_baseline``, ``gpg``; and entropic's ``reinforce_pm1``,
+        ``unlikeliness`` and ``seed_grpo``. verl's default is ``gae``, which needs a critic (value model); entropic has
         no critic and defaults to ``grpo``.
     norm_adv_by_std_in_grpo : bool
         verl ``algorithm.norm_adv_by_std_in_grpo``: divide GRPO advantages by the group std
@@ -33,6 +35,17 @@ class AdvantageConfig:
         ``1 - beta_rank (G - 1 - k) / G`` (rank 0 = most likely). Range ``[0, 1]`` (0 = plain GRPO),
         default 0.5: the paper's value is unverified, 0.5 is a third-party implementation's default.
         Read by that estimator only.
+    seed_alpha : float
+        SEED-GRPO's sensitivity to uncertainty (``adv_estimator=seed_grpo``, arXiv 2505.12346): a
+        group's advantages are scaled by ``f(seed_alpha * SE / SE_max)``. Range ``[0, 1]`` for the
+        ``linear`` and ``focal`` scalings (so that ``f >= 0``), ``>= 0`` for ``exponential``; 0 is
+        plain GRPO. Default 1.0 (unverified: the paper's value was not available).
+    seed_scaling : str
+        SEED-GRPO's ``f``: ``linear`` (``1 - x``, default), ``exponential`` (``exp(-x)``) or
+        ``focal`` (``(1 - x)^seed_gamma``); the paper names the three, the forms are unverified
+        (:mod:`entropic.advantages.seed_scaling`).
+    seed_gamma : float
+        Exponent of the ``focal`` scaling, > 0; default 2.0 (focal loss's, unverified).
     """
 
     adv_estimator: str = "grpo"
@@ -40,6 +53,9 @@ class AdvantageConfig:
     gamma: float = 1.0
     epsilon: float = 1e-6
     beta_rank: float = 0.5
+    seed_alpha: float = 1.0
+    seed_scaling: str = "linear"
+    seed_gamma: float = 2.0
 
     def __post_init__(self) -> None:
         ADV_ESTIMATORS.get(self.adv_estimator)
@@ -49,3 +65,12 @@ class AdvantageConfig:
             raise ValueError(f"advantage.epsilon must be > 0, got {self.epsilon}")
         if not 0.0 <= self.beta_rank <= 1.0:
             raise ValueError(f"advantage.beta_rank must lie in [0, 1], got {self.beta_rank}")
+        if self.seed_scaling not in SEED_SCALINGS:
+            raise ValueError(f"advantage.seed_scaling={self.seed_scaling!r} is not a scaling; allowed values: "
+                             f"{list(SEED_SCALINGS)}")
+        bounded = self.seed_scaling != "exponential"
+        if not (0.0 <= self.seed_alpha <= 1.0 if bounded else 0.0 <= self.seed_alpha < math.inf):
+            raise ValueError(f"advantage.seed_alpha must lie in {'[0, 1]' if bounded else '[0, inf)'} with "
+                             f"seed_scaling={self.seed_scaling!r}, got {self.seed_alpha}")
+        if not 0.0 < self.seed_gamma < math.inf:
+            raise ValueError(f"advantage.seed_gamma must be a finite number > 0, got {self.seed_gamma}")

@@ -26,6 +26,7 @@ from entropic.controllers.actuators import ACTUATORS
 from entropic.controllers.control_laws import CONTROL_LAWS
 from entropic.controllers.law_configs import ConstantConfig, PIDConfig
 from entropic.observe import SENSORS
+from entropic.per_run import split_runs
 
 
 @dataclass
@@ -156,61 +157,26 @@ def controller_config_from_dict(data: Mapping[str, Any], num_runs: int | None = 
     ControllerConfig or list of ControllerConfig
         One config, or one per run when some value is per run (all such lists of the same length).
     """
-    lengths = _run_lengths(ControllerConfig, data, "controller")
-    if not lengths:
+    runs = split_runs(data, num_runs, "controller", _list_fields(ControllerConfig, data, "controller"))
+    if runs is None:
         return ControllerConfig.from_dict(data)
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"controller: per-run lists must all have one value per run, got lengths "
-                         f"{sorted(lengths.values())} at {sorted(lengths)}")
-    (runs,) = set(lengths.values())
-    if num_runs is not None and runs != num_runs:
-        raise ValueError(f"{', '.join(sorted(lengths))}: a per-run list must hold num_runs={num_runs} values, "
-                         f"got {runs}")
-    return [ControllerConfig.from_dict(_run_values(ControllerConfig, data, r)) for r in range(runs)]
+    return [ControllerConfig.from_dict(run) for run in runs]
 
 
-def _section_types(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Field name -> ``"list"``, a nested config class, or ``None`` (a number or a string)."""
-    hints = typing.get_type_hints(cls)
-    kinds: dict[str, Any] = {}
-    for name in data:
-        hint = hints.get(name)
-        if cls is ControllerConfig and name == "law":
-            law = data[name]
-            kinds[name] = CONTROL_LAWS.get(law["name"]).config if isinstance(law, Mapping) and "name" in law else None
-            continue
-        args = typing.get_args(hint) or (hint,)
-        nested = [a for a in args if dataclasses.is_dataclass(a)]
-        list_typed = typing.get_origin(hint) is list
-        kinds[name] = nested[0] if nested else "list" if list_typed else None
-    return kinds
-
-
-def _is_per_run(kind: Any, value: Any) -> bool:
-    if not isinstance(value, list):
-        return False
-    return kind != "list" or any(isinstance(v, list) for v in value)
-
-
-def _run_lengths(cls: type, data: Mapping[str, Any], where: str) -> dict[str, int]:
+def _list_fields(cls: type, data: Any, where: str) -> set[str]:
+    """Config paths of the list-typed fields in ``data`` (a mapping of ``cls`` fields): ``controller.law.values``."""
     if not isinstance(data, Mapping):
-        return {}
-    lengths: dict[str, int] = {}
-    for name, kind in _section_types(cls, data).items():
-        value = data[name]
-        if isinstance(kind, type) and isinstance(value, Mapping):
-            lengths.update(_run_lengths(kind, value, f"{where}.{name}"))
-        elif _is_per_run(kind, value):
-            lengths[f"{where}.{name}"] = len(value)
-    return lengths
-
-
-def _run_values(cls: type, data: Mapping[str, Any], run: int) -> dict[str, Any]:
-    picked: dict[str, Any] = {}
-    for name, kind in _section_types(cls, data).items():
-        value = data[name]
-        if isinstance(kind, type) and isinstance(value, Mapping):
-            picked[name] = _run_values(kind, value, run)
-        else:
-            picked[name] = value[run] if _is_per_run(kind, value) else value
-    return picked
+        return set()
+    hints = typing.get_type_hints(cls)
+    paths: set[str] = set()
+    for name, value in data.items():
+        hint = hints.get(name)
+        if cls is ControllerConfig and name == "law":  # untyped: the law's name picks its config class
+            hint = CONTROL_LAWS.get(value["name"]).config if isinstance(value, Mapping) and "name" in value else None
+        types = (hint, *typing.get_args(hint))
+        nested = [t for t in types if dataclasses.is_dataclass(t)]
+        if nested:
+            paths |= _list_fields(nested[0], value, f"{where}.{name}")
+        elif any(typing.get_origin(t) is list for t in types):
+            paths.add(f"{where}.{name}")
+    return paths

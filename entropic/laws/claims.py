@@ -16,6 +16,7 @@ from pathlib import Path
 
 from entropic.laws import checks_control as control
 from entropic.laws import checks_learning as learning
+from entropic.laws import checks_methods as methods
 from entropic.laws.runner import Arm, ArmRun, config_exists, hypothesis, run_arm
 from entropic.laws.verdict import ClaimResult
 
@@ -134,6 +135,14 @@ CLAIMS: tuple[Claim, ...] = (
           "laws_nsr_prior", (Arm("main", variants=("lr=1", "lr=4", "lr=16", "lr=64", "lr=256"),
                                  procedure="one_step"),),
           control.evaluate_nsr_prior),
+    Claim("seed_grpo", "SEED-GRPO's updates are conservative on uncertain prompts", "laws_seed_grpo",
+          (Arm("grpo", sensors=True, quick=("trainer.steps=300",)),
+           Arm("seed_grpo", ("method=seed_grpo",), sensors=True, quick=("trainer.steps=300",))),
+          methods.evaluate_seed_grpo),
+    Claim("steer", "STEER keeps the per-step entropy change in a band", "laws_steer",
+          (Arm("grpo", quick=("trainer.steps=300",)),
+           Arm("steer", ("method=steer",), quick=("trainer.steps=300",))),
+          methods.evaluate_steer),
 )
 
 

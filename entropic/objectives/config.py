@@ -24,12 +24,17 @@ class ObjectiveConfig:
         Constant normaliser of ``seq-mean-token-sum-norm`` (Dr.GRPO); default ``T``.
     modifiers : list[str]
         Token modifiers multiplying the policy loss: ``sample_weight``, ``top_entropy``,
-        ``off_policy_mask``.
+        ``off_policy_mask``, ``steer``.
     terms : list[str]
         Extra loss terms: ``entropy`` (bonus, ``entropy_coeff``), ``kl`` (verl KL loss,
         ``kl_loss_coef``), ``unbiased_kl`` (DeepSeek-V3.2), ``entropic`` (EntroPIC high-prob term).
     kl_loss_type : str
         Estimator of the ``kl`` term (verl ``kl_loss_type``, default ``low_var_kl``).
+    steer_weight_min : float
+        STEER's lambda_min (``steer`` modifier, arXiv 2510.10150): the weight of the token with the
+        largest estimated entropy change of each run's batch; it sets the batch's
+        ``k = -log(lambda_min) / max|Omega|``. Range ``(0, 1]`` (1: every weight 1). Default 0.8, the
+        authors' released scripts.
     """
 
     policy_loss: str = "vanilla"
@@ -38,6 +43,7 @@ class ObjectiveConfig:
     modifiers: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
     kl_loss_type: str = "low_var_kl"
+    steer_weight_min: float = 0.8
 
     def __post_init__(self) -> None:
         from entropic.objectives.registry import MODIFIERS, POLICY_LOSSES, TERMS
@@ -52,5 +58,7 @@ class ObjectiveConfig:
         for kind, names in (("modifiers", self.modifiers), ("terms", self.terms)):
             if len(set(names)) != len(names):
                 raise ValueError(f"objective.{kind} lists a name twice: {list(names)}")
+        if not 0.0 < self.steer_weight_min <= 1.0:
+            raise ValueError(f"objective.steer_weight_min must lie in (0, 1], got {self.steer_weight_min}")
         if self.loss_scale_factor is not None and not self.loss_scale_factor > 0:
             raise ValueError(f"objective.loss_scale_factor must be > 0 or null, got {self.loss_scale_factor}")

@@ -84,7 +84,7 @@ class Objective:
         metrics: Metrics = dict(policy.metrics)
         weight, keep = None, None  # None: 1 everywhere
         for part in self.modifiers:
-            w, part_metrics = part.fn(batch, control)
+            w, part_metrics = part.fn(batch, control, cfg) if part.configured else part.fn(batch, control)
             weight = w if weight is None else weight * w
             if part.selects:
                 keep = w if keep is None else keep * w

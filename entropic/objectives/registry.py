@@ -9,7 +9,9 @@ acts off-policy (ratio != 1) and the loop makes one update per batch.
 Signatures (one :class:`typing.Protocol` per family):
 
 - policy loss: ``fn(batch, control) -> PolicyLoss`` (per-token loss ``[B, T]``);
-- modifier: ``fn(batch, control) -> (weight [B, T], metrics)``, multiplies the policy loss;
+- modifier: ``fn(batch, control) -> (weight [B, T], metrics)``, multiplies the policy loss; one
+  registered ``configured`` also takes the :class:`~entropic.objectives.config.ObjectiveConfig`,
+  ``fn(batch, control, config)``, for constants that are not a controller's knobs;
 - term: ``fn(batch, control, aggregate, keep, config) -> (loss [R], metrics)``, added to the
   objective (``keep`` is the 0/1 token selection of the modifiers, ``[B, T]``).
 """
@@ -95,6 +97,8 @@ class Part:
         part reads it.
     selects : bool
         For modifiers: the weight is a token selection (0/1) that also applies to the entropy bonus.
+    configured : bool
+        For modifiers: ``fn`` also takes the objective's config, ``fn(batch, control, config)``.
     """
 
     fn: Callable
@@ -102,6 +106,7 @@ class Part:
     ratio_knobs: frozenset[str] = frozenset()
     inputs: frozenset[str] = frozenset()
     selects: bool = False
+    configured: bool = False
 
 
 POLICY_LOSSES: Registry[Part] = Registry("policy loss", "objective.policy_loss")
@@ -110,7 +115,7 @@ TERMS: Registry[Part] = Registry("loss term", "objective.terms")
 
 
 def _part(registry: Registry[Part], name: str, reads: tuple[str, ...], ratio_knobs: tuple[str, ...],
-          inputs: tuple[str, ...], selects: bool = False) -> Callable:
+          inputs: tuple[str, ...], selects: bool = False, configured: bool = False) -> Callable:
     unknown = set(reads) - set(control_fields())
     if unknown or not set(ratio_knobs) <= set(reads):
         raise ValueError(f"{registry.kind} {name!r} declares unknown Control fields {sorted(unknown)} "
@@ -120,7 +125,8 @@ def _part(registry: Registry[Part], name: str, reads: tuple[str, ...], ratio_kno
                          f"that are not PolicyBatch fields; allowed values: {list(TOKEN_FIELDS)}")
 
     def decorator(fn: Callable) -> Callable:
-        registry.register(name)(Part(fn, frozenset(reads), frozenset(ratio_knobs), frozenset(inputs), selects))
+        registry.register(name)(Part(fn, frozenset(reads), frozenset(ratio_knobs), frozenset(inputs), selects,
+                                     configured))
         return fn
 
     return decorator
@@ -134,9 +140,11 @@ def register_policy_loss(name: str, reads: tuple[str, ...] = (), ratio_knobs: tu
 
 
 def register_modifier(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = (),
-                      inputs: tuple[str, ...] = (), selects: bool = False) -> Callable[[ModifierFn], ModifierFn]:
-    """Register a token modifier (a weight ``[B, T]`` on the policy loss) under ``name``."""
-    return _part(MODIFIERS, name, reads, ratio_knobs, inputs, selects)
+                      inputs: tuple[str, ...] = (), selects: bool = False,
+                      configured: bool = False) -> Callable[[ModifierFn], ModifierFn]:
+    """Register a token modifier (a weight ``[B, T]`` on the policy loss) under ``name``; ``configured``: it
+    also takes the objective's config."""
+    return _part(MODIFIERS, name, reads, ratio_knobs, inputs, selects, configured)
 
 
 def register_term(name: str, reads: tuple[str, ...] = (), ratio_knobs: tuple[str, ...] = (),

@@ -22,7 +22,7 @@ task does. Every backend tokenizes these texts its own way (the toy LM one chara
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from entropic.tasks.expressions import DIGITS, evaluate, is_number, parse, random_expression
 
@@ -31,10 +31,17 @@ TASKS = ("addition", "sort", "countdown")
 
 @dataclass(frozen=True)
 class Verdict:
-    """The verifier's answer: ``correct`` implies ``well_formed``."""
+    """The verifier's answer: ``correct`` implies ``well_formed``.
+
+    ``answer`` is the canonical text of the answer the verifier parsed from the response, equal for
+    responses that mean the same (the cluster of semantic entropy, :func:`entropic.tasks.answer_id`),
+    ``None`` when it parsed none. It annotates the verdict and is left out of its equality: two
+    verdicts are equal when they judge alike.
+    """
 
     correct: bool
     well_formed: bool
+    answer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -119,16 +126,18 @@ class Task:
             return Verdict(False, False)
         if self.name == "addition":
             ok = is_number(response)
-            return Verdict(ok and int(response) == problem.target, ok)
+            return Verdict(ok and int(response) == problem.target, ok, response if ok else None)
         if self.name == "sort":
             items = response.split(",")
             ok = all(is_number(item) for item in items)
-            return Verdict(ok and [int(i) for i in items] == sorted(problem.operands), ok)
+            return Verdict(ok and [int(i) for i in items] == sorted(problem.operands), ok, response if ok else None)
         parsed = parse(response)
         if parsed is None:
             return Verdict(False, False)
         value, numbers = parsed
-        return Verdict(value == problem.target and sorted(numbers) == sorted(problem.operands), True)
+        # an expression means its value and the numbers it spends: "3*7+4" and "4+7*3" are one answer
+        return Verdict(value == problem.target and sorted(numbers) == sorted(problem.operands), True,
+                       f"{value}:{','.join(str(n) for n in sorted(numbers))}")
 
     def noisy_answer(self, problem: Problem, rng: random.Random, noise: float) -> str:
         """``problem``'s answer with each character replaced, with probability ``noise``, by a random

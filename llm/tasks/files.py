@@ -82,19 +82,22 @@ def math_verdict(answer: str, response: str | None) -> Verdict:
 
     ``verify(gold, target)`` is not symmetric: the gold is the parsed reference answer, the target the parsed
     response. Well formed iff parse extracts something from the response (a ``\\boxed{}``, a ``$...$`` or a
-    plain number); correct iff ``verify`` returns ``True``.
+    plain number); correct iff ``verify`` returns ``True``. The answer is the text of the first parsed
+    expression (math-verify's sympy form), so ``0.50`` and ``0.5`` are one answer.
     """
     from math_verify import parse, verify
 
     target = parse(response) if response is not None else []
-    return Verdict(correct=bool(target) and verify(parse_gold(answer), target) is True, well_formed=bool(target))
+    return Verdict(correct=bool(target) and verify(parse_gold(answer), target) is True, well_formed=bool(target),
+                   answer=str(target[0]) if target else None)
 
 
 def exact_verdict(answer: str, response: str | None) -> Verdict:
-    """Correct iff ``response`` equals ``answer`` up to surrounding whitespace; well formed iff not blank."""
+    """Correct iff ``response`` equals ``answer`` up to surrounding whitespace; well formed iff not blank. The
+    answer is the stripped response."""
     if response is None or not response.strip():
         return Verdict(correct=False, well_formed=False)
-    return Verdict(correct=response.strip() == answer.strip(), well_formed=True)
+    return Verdict(correct=response.strip() == answer.strip(), well_formed=True, answer=response.strip())
 
 
 @register_task("file")

@@ -30,7 +30,8 @@ class ReasoningGymTask:
 
     A response is correct iff the dataset's own ``score_answer`` gives it a score of at least 1.0 (partial
     credit counts as wrong); it is scored after stripping surrounding whitespace, and well formed iff it
-    is not ``None`` and not blank.
+    is not ``None`` and not blank. Its answer (the meaning semantic entropy clusters by) is the stripped
+    response.
 
     Parameters
     ----------
@@ -85,4 +86,4 @@ class ReasoningGymTask:
         if response is None or not response.strip():
             return Verdict(correct=False, well_formed=False)
         score = self._scorer.score_answer(answer=response.strip(), entry=problem.data)
-        return Verdict(correct=score >= 1.0, well_formed=True)
+        return Verdict(correct=score >= 1.0, well_formed=True, answer=response.strip())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bandit_steps import train
+from bandit_steps import GRPO, train
 
+from entropic.advantages import AdvantageConfig
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig
 from entropic.sims import BanditConfig, SoftmaxBanditBackend
@@ -21,14 +22,14 @@ CASES = {
 
 
 def _alone_and_batched(config: BanditConfig, num_runs: int, position: int, steps: int, objective: Objective,
-                       control: Control) -> None:
+                       control: Control, advantage: AdvantageConfig = GRPO) -> None:
     seeds = torch.arange(num_runs) * 31 + 5
     lr = config.lr * torch.linspace(0.5, 2.0, num_runs, dtype=config.torch_dtype)
     batched = SoftmaxBanditBackend(config, num_runs=num_runs, seeds=seeds, lr=lr)
     alone = SoftmaxBanditBackend(config, num_runs=1, seeds=seeds[position:position + 1],
                                  lr=float(lr[position]))
-    batched_losses = train(batched, steps, objective, control)
-    alone_losses = train(alone, steps, objective, control)
+    batched_losses = train(batched, steps, objective, control, advantage)
+    alone_losses = train(alone, steps, objective, control, advantage)
     assert torch.equal(alone_losses[:, 0], batched_losses[:, position])
     for name, param in alone.policy.params.items():
         assert torch.equal(param[0], batched.policy.params[name][position]), name
@@ -48,6 +49,21 @@ def test_run_alone_equals_run_among_64_with_entropy_and_kl_terms() -> None:
     control = Control(entropy_coeff=0.01, kl_loss_coef=0.01, top_entropy_quantile=0.5)
     _alone_and_batched(BanditConfig(seq_len=2, num_arms=8, num_correct=4, init_entropy=1.5), num_runs=64,
                        position=5, steps=10, objective=objective, control=control)
+
+
+METHODS = {  # the issue-15 methods: SEED-GRPO's per-group semantic entropy, STEER's per-run k
+    "seed_grpo": (ObjectiveConfig(policy_loss="vanilla"), AdvantageConfig(adv_estimator="seed_grpo")),
+    "seed_grpo_focal": (ObjectiveConfig(policy_loss="vanilla"),
+                        AdvantageConfig(adv_estimator="seed_grpo", seed_scaling="focal", seed_alpha=0.7)),
+    "steer": (ObjectiveConfig(policy_loss="vanilla", modifiers=["steer"]), GRPO),
+}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_run_alone_equals_run_among_64_with_each_method(method: str) -> None:
+    objective, advantage = METHODS[method]
+    _alone_and_batched(BanditConfig(seq_len=2, num_arms=8, num_correct=4, init_entropy=1.5), num_runs=64,
+                       position=5, steps=10, objective=Objective(objective), control=Control(), advantage=advantage)
 
 
 def test_run_alone_equals_run_among_1000() -> None:

@@ -32,6 +32,21 @@ def test_objective_preset_trains(objective: str, make_config, tmp_path: Path) ->
 
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_seed_grpo_and_steer_presets_act_on_the_bandit(make_config, tmp_path: Path) -> None:
+    trained = {}
+    for method in ("grpo", "seed_grpo", "steer"):
+        trainer = build_trainer(make_config(f"method={method}", "trainer.steps=2"), tmp_path / method)
+        trainer.fit(progress=False)
+        trained[method] = trainer
+    params = {method: trainer.backend.policy.params["logits"].detach() for method, trainer in trained.items()}
+    start = build_trainer(make_config(), tmp_path / "start").backend.policy.params["logits"].detach()
+    # semantic entropy only damps: SEED-GRPO's logits move less than GRPO's from the same start
+    assert 0 < float((params["seed_grpo"] - start).norm()) < float((params["grpo"] - start).norm())
+    last = json.loads((tmp_path / "steer" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0.8 <= last["actor/steer_weight_mean"] < 1.0 and last["actor/steer_omega_max"] > 0
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize("controller", CONTROLLERS)
 def test_controller_preset_trains_with_the_objective_it_drives(controller: str, make_config, tmp_path: Path) -> None:
     actuator = (CONFIGS / "controller" / f"{controller}.yaml").read_text().split("actuator:")[1].split()[1]

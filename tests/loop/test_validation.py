@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from hydra.errors import ConfigCompositionException, InstantiationException
 
-from entropic.experiment import build_trainer
+from entropic import experiment
+from entropic.experiment import build_trainer, validate
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -32,6 +34,42 @@ def test_bad_value_raises_value_error_naming_the_field(override: str, message: s
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
         build_trainer(make_config(override), tmp_path)
     assert not (tmp_path / "metrics.jsonl").exists()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["control.entropy_coeff=abc"], "control.entropy_coeff must be a number in [-inf, inf], or a list of num_runs=1 "
+                                    "such numbers (one per run); got 'abc'"),
+    (["control.clip_ratio_low=true"], "control.clip_ratio_low must be a number in [0.0, 1.0], or a list of "
+                                      "num_runs=1 such numbers (one per run); got True"),
+    (["control.top_entropy_quantile=0"], "control.top_entropy_quantile must be a number in (0.0, 1.0]"),
+    (["control.clip_ratio_c=1"], "control.clip_ratio_c must be a number in (1.0, inf]"),
+    (["num_runs=3", "control.kl_loss_coef=[0.1,0.2]"],
+     "control.kl_loss_coef: a per-run list must hold num_runs=3 values (one per run), got 2"),
+    (["num_runs=2", "control.kl_loss_coef=[0.1,-0.1]"],
+     "control.kl_loss_coef must be a number in [0.0, inf], or a list of num_runs=2 such numbers"),
+    (["num_runs=2", "control.kl_loss_coef=[0.1,abc]"], "control.kl_loss_coef must be a number in [0.0, inf]"),
+    (["num_runs=2", "backend.lr=[16.0,0.0]"], "backend.lr must be a finite number > 0, or a list of num_runs=2"),
+    (["num_runs=2", "controller=pi_entropy_coeff", "method=entropy_bonus", "controller.law.kp=[0.1,0.2,0.3]"],
+     "controller.law.kp: a per-run list must hold num_runs=2 values (one per run), got 3"),
+])
+def test_bad_knob_is_refused_naming_it_before_the_backend_is_built(make_config, tmp_path: Path, monkeypatch,
+                                                                    overrides: list[str], message: str) -> None:
+    def built(*args, **kwargs):
+        raise AssertionError("the backend was built before the config was refused")
+
+    monkeypatch.setattr(experiment, "_instantiate_backend", built)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_trainer(make_config(*overrides), tmp_path)
+
+
+def test_per_run_lists_become_per_run_knobs_and_controllers(make_config, tmp_path: Path) -> None:
+    cfg = make_config("num_runs=2", "method=entropy_bonus", "controller=pi_entropy_coeff", "control.kl_loss_coef=0.01",
+                      "control.entropy_coeff=[0.0,0.01]", "controller.law.kp=[0.1,0.2]", "backend.lr=[8.0,16.0]")
+    assert [config.law.kp for config in validate(cfg).controller_config] == [0.1, 0.2]
+    trainer = build_trainer(cfg, tmp_path)
+    assert trainer.control.entropy_coeff.tolist() == pytest.approx([0.0, 0.01])
+    assert trainer.control.kl_loss_coef == 0.01  # one number stays a float, for every run
+    assert trainer.backend.lr.tolist() == [8.0, 16.0]
 
 
 def test_advantage_group_takes_the_unlikeliness_rank_penalty(make_config, tmp_path: Path) -> None:
@@ -69,7 +107,8 @@ def test_ratio_knobs_do_not_warn_with_several_updates(make_config, tmp_path: Pat
 @pytest.mark.parametrize(("override", "message"), [
     ("+trainer.stepz=5", r"trainer.stepz is not a config field; allowed fields of trainer: \[.*'steps'"),
     ("+objective.foo=1", r"objective.foo is not a config field"),
-    ("backend.lr=abc", r"backend.lr must be a number or a list of one number per run, got 'abc'"),
+    ("backend.lr=abc", r"backend.lr must be a finite number > 0, or a list of num_runs=1 such numbers \(one per "
+                       r"run\); got 'abc'"),
 ])
 def test_unknown_fields_and_unreadable_values_are_named(make_config, tmp_path, override: str, message: str) -> None:
     with pytest.raises((ValueError, InstantiationException), match=message):  # the CLI shows the cause

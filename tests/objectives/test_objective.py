@@ -11,7 +11,7 @@ from objectives_ref import batch_from_runs, batch_of, control_of_run, logits_run
 from entropic.control import Control
 from entropic.objectives import AGG_MODES, POLICY_LOSSES, Objective, ObjectiveConfig, PolicyBatch
 
-ALL_MODIFIERS = ["sample_weight", "top_entropy", "off_policy_mask"]
+ALL_MODIFIERS = ["sample_weight", "top_entropy", "off_policy_mask", "steer"]
 ALL_TERMS = ["entropy", "kl", "unbiased_kl", "entropic"]
 RUN_SHAPES = [(2, 3), (3, 5), (4, 2)]  # (rows, T) of each run; batched T = 5
 T_MAX = 5

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from toy_lm_steps import train
+from toy_lm_steps import GRPO, train
 
+from entropic.advantages import AdvantageConfig
 from entropic.control import Control
 from entropic.objectives import Objective, ObjectiveConfig
 from entropic.sims.toy_lm import ToyLMBackend, ToyLMConfig
@@ -18,13 +19,13 @@ CASES = {
 
 
 def _alone_and_batched(config: ToyLMConfig, num_runs: int, position: int, steps: int, objective: Objective,
-                       control: Control) -> None:
+                       control: Control, advantage: AdvantageConfig = GRPO) -> None:
     seeds = torch.arange(num_runs) * 31 + 5
     lr = config.lr * torch.linspace(0.5, 2.0, num_runs)
     batched = ToyLMBackend(config, num_runs=num_runs, seeds=seeds, lr=lr)
     alone = ToyLMBackend(config, num_runs=1, seeds=seeds[position:position + 1], lr=float(lr[position]))
-    batched_losses = train(batched, steps, objective, control)
-    alone_losses = train(alone, steps, objective, control)
+    batched_losses = train(batched, steps, objective, control, advantage)
+    alone_losses = train(alone, steps, objective, control, advantage)
     assert torch.equal(alone_losses[:, 0], batched_losses[:, position])
     for name, param in alone.params.items():
         assert torch.equal(param[0], batched.params[name][position]), name
@@ -43,6 +44,12 @@ def test_run_alone_equals_run_among_16_with_entropy_kl_and_top_entropy(tiny) -> 
     objective = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["entropy", "kl"], modifiers=["top_entropy"]))
     control = Control(entropy_coeff=0.01, kl_loss_coef=0.01, top_entropy_quantile=0.5)
     _alone_and_batched(tiny(), num_runs=16, position=11, steps=3, objective=objective, control=control)
+
+
+def test_run_alone_equals_run_among_8_with_seed_grpo_and_steer(tiny) -> None:
+    objective = Objective(ObjectiveConfig(policy_loss="vanilla", modifiers=["steer"]))
+    _alone_and_batched(tiny(), num_runs=8, position=3, steps=3, objective=objective, control=Control(),
+                       advantage=AdvantageConfig(adv_estimator="seed_grpo", seed_alpha=0.5))
 
 
 def test_run_alone_equals_run_among_8_on_two_threads(tiny) -> None:

@@ -21,6 +21,7 @@ from entropic.sims.toy_lm.tasks import (
     shaped_reward,
     verify_batch,
 )
+from entropic.tasks import NO_ANSWER, answer_id
 
 ADDITION = Task("addition", 2, 2)
 SORT = Task("sort", 2, 3)
@@ -104,8 +105,8 @@ def test_generated_problems_are_solved_by_their_answer(task: Task) -> None:
         assert task.verify(problem, problem.answer).correct, problem
         assert len(problem.answer) <= task.max_answer_len
         assert encode(problem.prompt)[-1] == encode("=")[0]
-    correct, well_formed = verify_batch(task, data, torch.arange(200), data.answers)
-    assert bool(correct.all()) and bool(well_formed.all())
+    correct, well_formed, answer = verify_batch(task, data, torch.arange(200), data.answers)
+    assert bool(correct.all()) and bool(well_formed.all()) and bool((answer >= 0).all())
     assert Dataset.build(task, 200, seed=3).problems == data.problems
 
 
@@ -120,8 +121,9 @@ def test_verify_batch_reads_tokens_up_to_eos() -> None:
     data = Dataset(problems=[SUM], prompts=torch.tensor([[BOS, *encode(SUM.prompt)]]), answers=torch.zeros(1, 1))
     rows = [[*encode("19"), EOS, PAD, PAD], [*encode("19"), EOS, *encode("55")], [*encode("19"), PAD, EOS, PAD],
             [*encode("19191")]]  # five tokens each
-    correct, well_formed = verify_batch(ADDITION, data, torch.zeros(4, dtype=torch.long), torch.tensor(rows))
+    correct, well_formed, answer = verify_batch(ADDITION, data, torch.zeros(4, dtype=torch.long), torch.tensor(rows))
     assert correct.tolist() == [True, True, False, False] and well_formed.tolist() == [True, True, False, False]
+    assert answer.tolist() == [answer_id("19")] * 2 + [NO_ANSWER] * 2  # the answer text before the EOS
 
 
 def test_overlong_shaping_is_dapos_linear_ramp_and_format_penalty_applies_to_malformed() -> None:

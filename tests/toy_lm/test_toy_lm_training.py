@@ -68,6 +68,22 @@ def test_every_controller_preset_drives_the_toy_lm(controller: str, tiny, warm_c
     assert math.isfinite(torch.tensor(last["controller/output"]).sum())
 
 
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_seed_grpo_and_steer_presets_act_on_the_toy_lm(tiny, warm_cache: Path, tmp_path: Path) -> None:
+    trained = {}
+    for method in ("grpo", "seed_grpo", "steer"):
+        trainer = build_trainer(_config(tiny, warm_cache, f"method={method}", "trainer.steps=2"), tmp_path / method)
+        trainer.fit(progress=False)
+        trained[method] = trainer
+    rollout = trained["seed_grpo"].backend.rollout()
+    assert bool((rollout.answer >= -1).all()) and int((rollout.answer >= 0).sum()) > 0  # parsed answers
+    moved = [name for name, param in trained["seed_grpo"].backend.params.items()
+             if not torch.equal(param, trained["grpo"].backend.params[name])]
+    assert moved  # the semantic-entropy scale changed the update
+    last = json.loads((tmp_path / "steer" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert all(0.8 <= weight < 1.0 for weight in last["actor/steer_weight_mean"])  # one per run
+
+
 def test_killed_run_resumes_to_the_same_trajectory(tiny, warm_cache: Path, tmp_path: Path) -> None:
     overrides = ("method=dapo", "trainer.steps=4", "trainer.ppo_mini_batch_size=2", "trainer.ppo_epochs=2")
     unbroken = build_trainer(_config(tiny, warm_cache, *overrides), tmp_path / "unbroken")

@@ -19,14 +19,14 @@ QUICK_PRETRAIN = dict(init_accuracy=None, init_entropy=None, pretrain_steps=20)
 
 
 def train(backend: ToyLMBackend, steps: int, objective: Objective | None = None,
-          control: Control | None = None) -> torch.Tensor:
-    """Run ``steps`` on-policy GRPO steps; returns the per-run losses ``[steps, R]``."""
+          control: Control | None = None, advantage: AdvantageConfig = GRPO) -> torch.Tensor:
+    """Run ``steps`` on-policy steps (GRPO advantages by default); returns the per-run losses ``[steps, R]``."""
     objective = objective if objective is not None else Objective(ObjectiveConfig(policy_loss="vanilla"))
     control = control if control is not None else Control()
     losses = []
     for _ in range(steps):
         rollout = backend.rollout()
-        advantages = compute_advantages(rollout, GRPO)
+        advantages = compute_advantages(rollout, advantage)
         stats = backend.score(rollout, entropy="grad" if objective.needs_entropy else "none")
         loss, _ = objective(PolicyBatch.from_step(rollout, stats, advantages), control)
         backend.backward(loss)

@@ -33,7 +33,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from entropic.cli import help as _help  # noqa: F401  (registers the help templates' resolver)
-from entropic.control import control_from_mapping
 from entropic.controllers import ACTUATORS, controller_config_from_dict
 from entropic.experiment import check_entropy_target, validate
 from entropic.tuning.design.config import RULES, DesignConfig, DesignRunConfig
@@ -64,9 +63,7 @@ CONVENTION = ("Sample time: one optimizer step. y_k is the sensor on step k's ba
 
 def _validated(cfg: DictConfig) -> DesignConfig:
     """The design section; the whole config (unknown keys, base control included) checked, naming a bad field."""
-    run = validate(cfg, DesignRunConfig)
-    control_from_mapping({k: v for k, v in dataclasses.asdict(run.control).items() if v is not None})
-    return run.design
+    return validate(cfg, DesignRunConfig).design
 
 
 def _rule_summary(settings: Any, analysis: LoopAnalysis) -> dict[str, Any]:
@@ -95,19 +92,29 @@ def run_design(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     """
     started = time.perf_counter()
     design = _validated(cfg)
+    max_entropy = None
     if design.sensor.startswith("entropy/"):  # an unreachable target is refused before any experiment
         try:
             backend = instantiate(cfg.backend, num_runs=1)
         except InstantiationException as error:  # the backend's own error names its field
             raise (error.__cause__ if isinstance(error.__cause__, ValueError) else error) from None
-        check_entropy_target("design.target", design.target, getattr(backend, "max_entropy", None))
+        max_entropy = getattr(backend, "max_entropy", None)
+        check_entropy_target("design.target", design.target, max_entropy)
+        del backend
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = out / "runs"
     direction = ACTUATORS.get(design.actuator).direction
 
     # 1. identification around the operating point
-    point = operating_point(cfg, design, runs)
+    point = operating_point(cfg, design, runs, max_entropy)
+    limits, amplitude = point.respect_runaway(design.limits, max(design.excitation.amplitudes))
+    if point.runaway is not None:  # limits below the runaway, excitation sized to stay clear of it
+        scale = amplitude / max(design.excitation.amplitudes)
+        design = dataclasses.replace(design, limits=limits, excitation=dataclasses.replace(
+            design.excitation, amplitudes=[a * scale for a in design.excitation.amplitudes]))
+        log.warning("runaway past knob %.4g: limits %s, excitation amplitudes %s", point.runaway, limits,
+                    design.excitation.amplitudes)
     data = excitation_response(cfg, design, point.knob, runs)
     ident = identify(data.window(held_out=False), data.window(held_out=True), tuple(design.models.kinds),
                      orders=tuple(design.models.arx_orders), max_dead_time=design.models.max_dead_time)
@@ -151,7 +158,9 @@ def run_design(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
              "process_model": {**process.__dict__, "integrating": process.integrating}}
     (out / "model.json").write_text(json.dumps(jsonable(model), indent=2))
     objective = OmegaConf.to_container(cfg.objective, resolve=True)
-    summary = {"design": OmegaConf.to_container(cfg.design, resolve=True), "backend": cfg.backend.get("_target_"),
+    summary = {"design": {**OmegaConf.to_container(cfg.design, resolve=True), "limits": design.limits,
+                          "excitation": dataclasses.asdict(design.excitation)},
+               "backend": cfg.backend.get("_target_"),
                "objective": f"{objective['policy_loss']} + terms {objective['terms']}",
                **{k: model[k] for k in ("convention", "operating_point", "identification")},
                "plant_tf": _tf_text(plant.tf()), "process_model_text": _process_text(process), "rules": rules,

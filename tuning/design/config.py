@@ -39,6 +39,10 @@ class OperatingPointConfig:
         Last steps averaged for each run's level (1 to ``steps``).
     passes : int
         Search passes (>= 1); each next pass spans the bracket found by the last one.
+    runaway : float
+        Share of the backend's maximum entropy (its ``max_entropy``) at which a level counts as a
+        runaway: the policy near uniform (the toy LM's entropy jumps there past some entropy bonus).
+        The knob limits stop at the first such knob and the excitation stays clear of it. In (0, 1].
     """
 
     knob: float | None = None
@@ -47,6 +51,7 @@ class OperatingPointConfig:
     steps: int = 300
     window: int = 50
     passes: int = 1
+    runaway: float = 0.9
 
     def __post_init__(self) -> None:
         if self.knob is not None and not math.isfinite(self.knob):
@@ -56,6 +61,9 @@ class OperatingPointConfig:
         if self.points < 2 or self.steps < 10 or not 1 <= self.window <= self.steps or self.passes < 1:
             raise ValueError("design.operating_point needs points >= 2, steps >= 10, 1 <= window <= steps and "
                              f"passes >= 1; got {self.points}, {self.steps}, {self.window}, {self.passes}")
+        if not 0 < self.runaway <= 1:
+            raise ValueError(f"design.operating_point.runaway must lie in (0, 1] (a share of the maximum entropy), "
+                             f"got {self.runaway}")
 
 
 @dataclass

@@ -37,6 +37,9 @@ def identification_plot(point: OperatingPoint, data: ExcitationData, ident: Iden
         ax.set_xscale("log" if min(point.grid) > 0 else "linear")
     ax.axhline(point.target, color="C3", ls="--", lw=1, label=f"target {point.target:g}")
     ax.axvline(point.knob, color="C0", lw=1, label=f"u0 = {point.knob:.4g}")
+    if point.runaway is not None:
+        edge = max(point.grid) if point.direction > 0 else min(point.grid)
+        ax.axvspan(*sorted((point.runaway, edge)), color="C3", alpha=0.12, label=f"runaway past {point.runaway:.4g}")
     ax.set(xlabel="knob (constant)", ylabel=sensor, title="operating point")
     ax.legend(fontsize=8)
     time = np.arange(y.shape[0]) + data.warmup

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
+
+from entropic.tuning.report import html_page, markdown_html
 
 __all__ = ["jsonable", "report_markdown", "write_report"]
 
@@ -32,9 +32,11 @@ def _f(value: Any, digits: int = 4) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_f(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A Markdown table; a ``|`` in a cell is escaped (it would end the cell)."""
+    def cells(values: list[Any]) -> str:
+        return "| " + " | ".join(_f(v).replace("|", "\\|") for v in values) + " |"
+
+    return "\n".join([cells(header), "|" + "---|" * len(header), *map(cells, rows)])
 
 
 def report_markdown(summary: dict[str, Any]) -> str:
@@ -48,6 +50,11 @@ def report_markdown(summary: dict[str, Any]) -> str:
            + ("(given)." if not op["grid"] else "(interpolated from constant-knob runs):"), ""]
     if op["grid"]:
         out += [_table(["knob", "level"], [list(p) for p in sorted(zip(op["grid"], op["levels"], strict=True))]), ""]
+    if op.get("runaway") is not None:
+        out += [f"**Runaway** at knob {op['runaway']:.4g}: the level reaches "
+                f"{d['operating_point']['runaway']:g} of the maximum entropy there. The knob limits stop at it "
+                f"({_vec(d['limits'])}) and the excitation amplitudes shrink to {_vec(d['excitation']['amplitudes'])} "
+                "so that neither identification nor control crosses it.", ""]
     out += ["## Identification", "",
             f"Open loop around u0: warm-up {d['excitation']['warmup']} steps, then "
             f"{d['excitation']['steps']} steps of PRBS (period {d['excitation']['period']}) / steps of amplitude "
@@ -114,49 +121,6 @@ def _rule_row(rule: str, r: dict[str, Any]) -> list[Any]:
             max((abs(complex(p)) for p in r["poles"]), default=math.nan)]
 
 
-def _html(markdown: str) -> str:
-    """HTML of the Markdown subset :func:`report_markdown` writes (headings, tables, code, images)."""
-    body, lines, i = [], markdown.splitlines(), 0
-    inline = [(r"!\[([^\]]*)\]\(([^)]+)\)", r'<img alt="\1" src="\2" style="max-width:100%">'),
-              (r"\*\*([^*]+)\*\*", r"<b>\1</b>"), (r"`([^`]+)`", r"<code>\1</code>")]
-
-    def fmt(text: str) -> str:
-        text = html.escape(text, quote=False)
-        for pattern, repl in inline:
-            text = re.sub(pattern, repl, text)
-        return text
-
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("```"):
-            block = []
-            i += 1
-            while i < len(lines) and not lines[i].startswith("```"):
-                block.append(html.escape(lines[i]))
-                i += 1
-            body.append("<pre>" + "\n".join(block) + "</pre>")
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{fmt(line[level:].strip())}</h{level}>")
-        elif line.startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].startswith("|"):
-                if not set(lines[i]) <= set("|-"):
-                    rows.append([fmt(c.strip()) for c in lines[i].strip("|").split("|")])
-                i += 1
-            head = "".join(f"<th>{c}</th>" for c in rows[0])
-            rest = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows[1:])
-            body.append(f"<table><tr>{head}</tr>{rest}</table>")
-            continue
-        elif line.strip():
-            body.append(f"<p>{fmt(line)}</p>")
-        i += 1
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}pre{background:#f5f5f5;padding:8px}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>" \
-           + "\n".join(body) + "</body></html>\n"
-
-
 def write_report(output_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``summary.json``, ``design.md`` and ``design.html`` into ``output_dir``; returns the two reports."""
     output_dir = Path(output_dir)
@@ -164,5 +128,7 @@ def write_report(output_dir: str | Path, summary: dict[str, Any]) -> tuple[Path,
     markdown = report_markdown(summary)
     md, page = output_dir / "design.md", output_dir / "design.html"
     md.write_text(markdown)
-    page.write_text(_html(markdown))
+    d = summary["design"]
+    page.write_text(html_page(f"Entropy-loop design: {d['rule'].upper()} PI on {d['actuator']}",
+                              markdown_html(markdown)))
     return md, page

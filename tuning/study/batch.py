@@ -1,7 +1,9 @@
 """Run a batch of trials x seeds as one vectorised simulation of R = trials x seeds runs.
 
 A study's trials differ only in their :class:`Method` (objective, advantage, base knobs,
-controller, learning rate); the backend, the loop lengths and the seeds are the study's. Run
+controller, learning rate); the backend, the loop lengths and the seeds are the study's. A trial
+is built only from its method's run config (:meth:`Method.run_config`) once
+:func:`~entropic.experiment.validate` has checked it, as ``entropic-train`` checks one. Run
 ``r = i * S + s`` of a simulation is seed ``seeds[s]`` of trial ``i``: every trial gets the
 same S seeds (common random numbers), whatever its position in the batch, and the backend
 keeps runs independent, so a trial's values are the same to the bit alone or batched.
@@ -12,14 +14,19 @@ or objective; :meth:`Simulator.run` splits a batch into such groups and simulate
 another. A trial stopped early (pruned, or one of its runs diverged) keeps simulating with its
 group, since a backend cannot drop runs, but is no longer reported; a group ends as soon as all
 its trials have stopped.
+
+A backend that trains one run per process (its factory's ``max_runs``, the LLM backend) gets each
+(trial, seed) run in a process of its own (:mod:`entropic.tuning.processes`), with the same seed it
+would have in a batch; its trials are reported once their runs are done.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,10 +37,12 @@ from hydra.utils import instantiate
 
 from entropic.advantages import AdvantageConfig
 from entropic.control import Control, control_fields
-from entropic.controllers import ControllerConfig, build_controller
+from entropic.controllers import build_controller
+from entropic.experiment import RunConfig, validate
 from entropic.loop import Diverged, Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
 from entropic.observe import observe
+from entropic.tuning.processes import max_runs, run_apart
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,8 @@ LEAN_SENSORS = ("entropy/mean", "entropy/sampled_nll", "reward/mean", "entropy/p
 @dataclass
 class Method:
     """One trial's complete method: everything that may differ between the trials of a study.
+
+    It is checked, and its trial built, only as a run config: ``validate(method.run_config())``.
 
     Attributes
     ----------
@@ -75,15 +86,20 @@ class Method:
         """Inverse of :meth:`to_dict`."""
         return cls(**json.loads(json.dumps(dict(data))))
 
-    def validate(self) -> tuple[ObjectiveConfig, AdvantageConfig, Control, ControllerConfig | None]:
-        """Build every part once; a bad value raises ``ValueError`` naming the field."""
-        objective = ObjectiveConfig(**self.objective)
-        advantage = AdvantageConfig(**self.advantage)
-        control = Control().replace(**{name: float(value) for name, value in self.control.items()})
-        controller = None if self.controller is None else ControllerConfig.from_dict(self.controller)
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"backend.lr must be > 0, got {self.lr}")
-        return objective, advantage, control, controller
+    def run_config(self, study: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """This method as the config of one run, in the :class:`~entropic.experiment.RunConfig` shape.
+
+        ``study`` is the study's run config: its ``seed``, ``backend`` and ``trainer`` are kept (``backend.lr``
+        replaced when this method sets one); ``None``: the schema's defaults and an empty ``backend``, which is
+        what :func:`~entropic.experiment.validate` needs to check the method.
+        """
+        study = study or {}
+        backend = dict(study.get("backend") or {})
+        if self.lr is not None:
+            backend["lr"] = self.lr
+        return {"seed": study.get("seed", 0), "num_runs": 1, "backend": backend, "objective": self.objective,
+                "advantage": self.advantage, "control": dict(self.control), "controller": self.controller,
+                "trainer": dict(study.get("trainer") or {})}
 
     def structure(self) -> str:
         """What selects code: methods with equal structure can share one simulation."""
@@ -129,6 +145,19 @@ class Trace:
     def steps(self) -> int:
         """Steps done."""
         return self.reward.shape[0]
+
+    @staticmethod
+    def cat(traces: Sequence[Trace]) -> Trace:
+        """The runs of ``traces`` (equal steps and evaluations) side by side, in order."""
+        first = traces[0]
+        return Trace(torch.cat([t.reward for t in traces], 1), torch.cat([t.entropy for t in traces], 1),
+                     {k: {name: torch.cat([t.evals[k][name] for t in traces]) for name in e} for k, e in
+                      first.evals.items()}, torch.cat([t.diverged_at for t in traces]))
+
+    def until(self, steps: int) -> Trace:
+        """The trace of the first ``steps`` steps (evaluations after them dropped)."""
+        return Trace(self.reward[:steps], self.entropy[:steps], {k: e for k, e in self.evals.items() if k <= steps},
+                     self.diverged_at)
 
     def runs(self, index: slice) -> Trace:
         """The trace of the runs ``index`` (one trial's seeds)."""
@@ -200,27 +229,61 @@ class Simulator:
             See :data:`OnReport`; returning True stops reporting that trial.
         """
         results = [TrialRun() for _ in methods]
+        configs: dict[int, RunConfig] = {}
         groups: dict[str, list[int]] = {}
         for index, method in enumerate(methods):
             try:
-                method.validate()
-                groups.setdefault(method.structure(), []).append(index)
+                configs[index] = validate(method.run_config())
             except ValueError as error:
-                results[index].error = f"invalid config: {error}"
+                results[index].error = _invalid(error)
+                continue
+            groups.setdefault(method.structure(), []).append(index)
+        limit = max_runs(self.backend)
         for indices in groups.values():
-            runs = self._run_group([methods[i] for i in indices], list(seeds), report_every,
-                                   None if on_report is None else _shifted(on_report, indices))
+            report = None if on_report is None else _shifted(on_report, indices)
+            if limit is not None and len(indices) * len(seeds) > limit:
+                runs = self._run_apart([methods[i] for i in indices], list(seeds), report_every, report)
+            else:
+                runs = self._run_group([configs[i] for i in indices], list(seeds), report_every, report)
             for index, run in zip(indices, runs, strict=True):
                 results[index] = run
         return results
 
-    def _run_group(self, methods: list[Method], seeds: list[int], report_every: int,
+    def _run_apart(self, methods: list[Method], seeds: list[int], report_every: int,
                    on_report: OnReport | None) -> list[TrialRun]:
-        S, n = len(seeds), len(methods)
+        """Every (method, seed) run in a process of its own, for a backend whose factory sets ``max_runs``.
+
+        Pruning cannot stop a run in another process: ``on_report`` sees each report point once the
+        runs are done, and a trial it stops keeps its values up to that point (no time is saved).
+        """
+        def workdir(method: Method, seed: int) -> Path:
+            digest = hashlib.sha256(json.dumps(method.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+            return Path(self.workdir) / f"run_{digest}_{seed}"
+
+        jobs = [(dataclasses.replace(self, workdir=workdir(method, seed)), [method], [seed], report_every)
+                for method in methods for seed in seeds]
+        runs = run_apart(_run_alone, jobs)
+        results = []
+        for i in range(len(methods)):
+            parts = runs[i * len(seeds):(i + 1) * len(seeds)]
+            error = next((run.error for run in parts if run.error), None)
+            trace = None if error else Trace.cat([run.trace for run in parts])
+            result = TrialRun(trace=trace, error=error)
+            if trace is not None and on_report is not None:
+                for done in sorted(k for k in trace.evals if k < trace.steps):
+                    if on_report(i, done, trace.until(done)):
+                        result.stopped_at = done
+                        break
+            results.append(result)
+        return results
+
+    def _run_group(self, configs: list[RunConfig], seeds: list[int], report_every: int,
+                   on_report: OnReport | None) -> list[TrialRun]:
+        S, n = len(seeds), len(configs)
         try:
-            trainer = self._build(methods, seeds)
+            trainer = self._build(configs, seeds)
         except ValueError as error:
-            return [TrialRun(error=f"invalid config: {error}") for _ in methods]
+            return [TrialRun(error=_invalid(error)) for _ in configs]
         recorder = _Recorder(trainer, seeds, n, report_every, on_report)
         error = None
         try:
@@ -235,27 +298,26 @@ class Simulator:
                 result.error = error or _divergence(trace.diverged_at[runs], seeds)
         return recorder.results
 
-    def _build(self, methods: list[Method], seeds: list[int]) -> Trainer:
-        """One trainer for ``len(methods) x len(seeds)`` runs (run ``i * S + s``)."""
+    def _build(self, configs: list[RunConfig], seeds: list[int]) -> Trainer:
+        """One trainer for ``len(configs) x len(seeds)`` runs (run ``i * S + s``), from the trials' validated
+        one-run configs (of equal :meth:`Method.structure`)."""
         S = len(seeds)
-        R = len(methods) * S
-        parts = [method.validate() for method in methods]
-        objective_config, advantage_config = parts[0][0], parts[0][1]
-        control = _per_run_control([p[2] for p in parts], S)
-        controllers = [p[3] for p in parts]
+        R = len(configs) * S
+        control = _per_run_control([config.base_control for config in configs], S)
+        controllers = [c[0] if isinstance(c, list) else c for c in (config.controller_config for config in configs)]
         controller = None
         if controllers[0] is not None:
             controller = build_controller([c for c in controllers for _ in range(S)], R, control)
-        run_seeds = [seed for _ in methods for seed in seeds]
+        run_seeds = [seed for _ in configs for seed in seeds]
         overrides: dict[str, Any] = {"num_runs": R, "seeds": run_seeds}
-        if methods[0].lr is not None:
-            overrides["lr"] = [float(m.lr) for m in methods for _ in range(S)]
+        if "lr" in configs[0].backend:
+            overrides["lr"] = [float(config.backend["lr"]) for config in configs for _ in range(S)]
         backend = instantiate(self.backend, **overrides)
         config = dataclasses.replace(self.trainer, eval_every=0, checkpoint_every=0, histogram_every=0,
                                      tensorboard=False)
         required = () if controller is None else tuple(controller.required_observations)
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
-        return Trainer(backend, Objective(objective_config), advantage_config, control, controller, config,
+        return Trainer(backend, Objective(configs[0].objective), configs[0].advantage, control, controller, config,
                        self.workdir, run_seeds,
                        observe=partial(observe, names=(*LEAN_SENSORS, *required)) if self.lean else observe)
 
@@ -315,6 +377,12 @@ def _per_run_control(controls: list[Control], seeds: int) -> Control:
     return Control(**values)
 
 
+def _invalid(error: ValueError) -> str:
+    """The failure reason of a trial whose config cannot be built."""
+    reason = str(error)
+    return reason if reason.startswith("invalid config") else f"invalid config: {reason}"
+
+
 def _divergence(diverged_at: torch.Tensor, seeds: Sequence[int]) -> str | None:
     """A failure reason naming the first diverged seed, or ``None``."""
     bad = (diverged_at >= 0).nonzero().flatten().tolist()
@@ -323,6 +391,11 @@ def _divergence(diverged_at: torch.Tensor, seeds: Sequence[int]) -> str | None:
     first = bad[0]
     return (f"diverged: seed {seeds[first]} went non-finite (loss or entropy) at step {int(diverged_at[first])}"
             + (f" ({len(bad)} of {len(seeds)} seeds)" if len(bad) > 1 else ""))
+
+
+def _run_alone(simulator: Simulator, methods: list[Method], seeds: list[int], report_every: int) -> TrialRun:
+    """One run of :meth:`Simulator._run_apart`, in its own process."""
+    return simulator.run(methods, seeds, report_every)[0]
 
 
 def _shifted(on_report: OnReport, indices: list[int]) -> OnReport:

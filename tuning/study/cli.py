@@ -63,9 +63,9 @@ def tune_config(cfg: DictConfig) -> TuneConfig:
     """The validated ``tune`` section; a bad value raises ``ValueError`` naming it."""
     try:
         tune = OmegaConf.to_container(cfg, resolve=True).get("tune") or {}  # resolved against the root
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TuneConfig), tune))
     except OmegaConfBaseException as error:
-        raise ValueError(f"invalid tune config: {error}") from error
+        raise ValueError(f"invalid config: {error}") from error
+    return validate(tune, TuneConfig, "tune")
 
 
 def run_config(cfg: DictConfig) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def warm_start_methods(tune: TuneConfig, base: Method, space: SearchSpace | None
         del methods["preset"]  # the starting point is one of the defaults already
     for name, method in methods.items():
         try:
-            method.validate()
+            validate(method.run_config())
         except ValueError as error:
             raise ValueError(f"tune.warm_start {name!r}: {error}") from error
     return methods

@@ -67,12 +67,7 @@ def export_method(method: Method, directory: str | Path, name: str, run: dict[st
     files["method"] = directory / "method" / f"{name}.yaml"
     files["method"].parent.mkdir(parents=True, exist_ok=True)
     files["method"].write_text("# @package _global_\n" + header + _yaml(overrides))
-    backend = dict(run.get("backend") or {})
-    if method.lr is not None:
-        backend["lr"] = method.lr
-    complete = {"defaults": ["run_schema", "_self_"], "seed": run.get("seed", 0), "num_runs": 1, "backend": backend,
-                "objective": method.objective, "advantage": method.advantage, "control": dict(method.control),
-                "controller": method.controller, "trainer": dict(run.get("trainer") or {})}
+    complete = {"defaults": ["run_schema", "_self_"], **method.run_config(run)}
     files["config"] = directory / f"{name}.yaml"
     files["config"].write_text(header + _yaml(complete))
     commands = [f"entropic-train --config-dir {directory} method={name}"

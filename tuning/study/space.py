@@ -42,12 +42,19 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from entropic.advantages import AdvantageConfig
 from entropic.control import control_fields
 from entropic.controllers import CONTROL_LAWS, ActuatorConfig, ControllerConfig, SensorConfig
+from entropic.experiment import validate
+from entropic.objectives import ObjectiveConfig
 from entropic.tuning.study.batch import Method
 
-ROOTS = ("control", "controller", "backend")
-"""What a param path may start with."""
+ROOTS = ("control", "controller", "backend", "objective", "advantage")
+"""What a param path may start with: knobs, the controller, the learning rate, and the method's config fields
+(``advantage.seed_alpha``): trials that differ in those run as separate simulations (:meth:`Method.structure`)."""
+
+CONFIGS = {"objective": ObjectiveConfig, "advantage": AdvantageConfig}
+"""The config dataclass of each method-config root."""
 
 LEAF_KEYS = frozenset({"low", "high", "log", "step", "int", "choices"})
 BRANCH_PARAM = "branch"
@@ -139,19 +146,15 @@ def load_preset(group: str, name: str) -> dict[str, Any]:
 
 
 def method_from_config(cfg: DictConfig | Mapping[str, Any]) -> Method:
-    """The study's base method from a run config (``objective``, ``advantage``, ``control``, ``controller``)."""
+    """The study's base method from a run config (``objective``, ``advantage``, ``control``, ``controller``),
+    validated as the config of one run: a knob that is not one number raises ``ValueError`` naming it."""
     data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    control = {name: _number(f"control.{name}", value) for name, value in (data.get("control") or {}).items()
-               if value is not None}
-    return Method(objective=dict(data.get("objective") or {}), advantage=dict(data.get("advantage") or {}),
-                  control=control, controller=copy.deepcopy(data.get("controller")), lr=None)
-
-
-def _number(path: str, value: Any) -> float:
-    """``value`` as a float; anything but a number (a word, a list, a boolean) raises ``ValueError`` naming ``path``."""
-    if not (isinstance(value, int | float) and not isinstance(value, bool)):
-        raise ValueError(f"{path} must be a number, got {value!r}")
-    return float(value)
+    control = {name: value for name, value in (data.get("control") or {}).items() if value is not None}
+    method = Method(objective=dict(data.get("objective") or {}), advantage=dict(data.get("advantage") or {}),
+                    control=control, controller=copy.deepcopy(data.get("controller")), lr=None)
+    knobs = validate(method.run_config()).base_control
+    method.control = {name: float(getattr(knobs, name)) for name in control}
+    return method
 
 
 def method_from_presets(base: Method, preset: str | None = None, controller: str | None = None,
@@ -176,6 +179,8 @@ def set_path(method: Method, path: str, value: Any) -> None:
     root, *rest = path.split(".")
     if root == "control":
         method.control[rest[0]] = float(value)
+    elif root in CONFIGS:
+        getattr(method, root)[rest[0]] = value
     elif root == "backend":
         method.lr = float(value)
     else:
@@ -232,7 +237,7 @@ class SearchSpace:
                 raise SearchSpaceError(f"unknown knob {path!r} in tune.space.branches.{name}.fixed")
             set_path(base, path, value)
         try:
-            base.validate()
+            validate(base.run_config())
         except ValueError as error:
             raise SearchSpaceError(f"tune.space.branches.{name}: {error}") from None
         params = tuple(_parse_tree(config.get("params") or {}, "", name if prefix else None))
@@ -292,7 +297,8 @@ def _parse_tree(tree: Any, path: str, branch: str | None) -> list[Param]:
         child = f"{path}.{key}" if path else str(key)
         if not path and key not in ROOTS:
             raise SearchSpaceError(f"unknown knob {child!r} in tune.space: a param path starts with one of "
-                                   f"{list(ROOTS)} (e.g. control.clip_ratio_high, controller.law.kp, backend.lr)")
+                                   f"{list(ROOTS)} (e.g. control.clip_ratio_high, controller.law.kp, backend.lr, "
+                                   "advantage.seed_alpha)")
         if isinstance(value, Mapping) and value and set(value) <= LEAF_KEYS:
             params.append(_leaf(child, dict(value), branch))
         else:
@@ -337,6 +343,9 @@ def _check_param(param: Param, base: Method, branch: str) -> None:
     root, *rest = param.path.split(".")
     if root == "control" and (len(rest) != 1 or rest[0] not in control_fields()):
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space; Control fields: {control_fields()}")
+    if root in CONFIGS and (len(rest) != 1 or rest[0] not in {f.name for f in dataclasses.fields(CONFIGS[root])}):
+        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space; {root} fields: "
+                               f"{[f.name for f in dataclasses.fields(CONFIGS[root])]}")
     if root == "backend" and rest != ["lr"]:
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the only per-run backend knob is "
                                f"backend.lr (the others are shared by all runs of a simulation)")
@@ -349,7 +358,7 @@ def _check_param(param: Param, base: Method, branch: str) -> None:
         method = copy.deepcopy(base)
         set_path(method, param.path, value)
         try:
-            method.validate()
+            validate(method.run_config())
         except (ValueError, TypeError) as error:
             raise SearchSpaceError(f"{where}: value {value!r} is not allowed: {error}") from None
 

@@ -26,10 +26,11 @@ from entropic.experiment import RunConfig, build_trainer
 from entropic.loop import Trainer
 from entropic.protocol import Observation
 from entropic.tuning.design.config import DesignConfig
+from entropic.tuning.processes import max_runs, run_apart
 from entropic.tuning.sysid.signals import prbs_signal, step_signal
 
 __all__ = ["ExcitationData", "OperatingPoint", "SequenceController", "design_trainer", "excitation_response",
-           "operating_point", "run_sequence"]
+           "operating_point", "run_sequence", "sequence_readings"]
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,33 @@ def run_sequence(trainer: Trainer, controller: SequenceController | None, sensor
     return arrays if extra else arrays[0]
 
 
+def sequence_readings(cfg: DictConfig, output_dir: str | Path, *, seed: int, actuator: str, knobs: np.ndarray,
+                      sensor: str) -> np.ndarray:
+    """Play the knob sequences ``[K, R]`` on R runs (run r: seed ``seed + r``); the readings ``[K, R]`` of ``sensor``.
+
+    The R runs share one backend; a backend whose factory declares ``max_runs`` below R gets one
+    process per run instead (:mod:`entropic.tuning.processes`), each in ``output_dir/run_<r>``,
+    with the same seed it would have in the batch.
+    """
+    knobs = np.asarray(knobs, dtype=np.float64)
+    steps, runs = knobs.shape
+    limit = max_runs(cfg.backend)
+    if limit is None or runs <= limit:
+        trainer = design_trainer(cfg, output_dir, num_runs=runs, seed=seed, steps=steps)
+        return run_sequence(trainer, SequenceController(actuator, knobs), sensor, steps)
+    jobs = [(OmegaConf.to_container(cfg, resolve=True), str(Path(output_dir) / f"run_{r}"), seed + r, actuator,
+             knobs[:, r:r + 1], sensor) for r in range(runs)]
+    columns = run_apart(_sequence_column, jobs)
+    return np.concatenate(columns, axis=1)
+
+
+def _sequence_column(cfg: dict, output_dir: str, seed: int, actuator: str, knobs: np.ndarray,
+                     sensor: str) -> np.ndarray:
+    """One run of :func:`sequence_readings`, in its own process."""
+    return sequence_readings(OmegaConf.create(cfg), output_dir, seed=seed, actuator=actuator, knobs=knobs,
+                             sensor=sensor)
+
+
 @dataclass
 class OperatingPoint:
     """The knob that holds the sensor at the target, and the search behind it.
@@ -167,38 +195,65 @@ class OperatingPoint:
         Knobs tried (all passes).
     levels : list of float
         Each grid knob's mean reading over the last ``window`` steps.
+    runaway : float, optional
+        The first knob, walking the grid in the direction that raises the sensor, whose level reached
+        ``design.operating_point.runaway`` of the maximum entropy (the policy near uniform: the toy LM's
+        entropy jumps there past some entropy bonus); ``None`` if none did.
+    direction : int
+        The actuator's direction: +1 when a larger knob raises the sensor, -1 when it lowers it.
     """
 
     knob: float
     target: float
     grid: list[float] = field(default_factory=list)
     levels: list[float] = field(default_factory=list)
+    runaway: float | None = None
+    direction: int = 1
+
+    def respect_runaway(self, limits: list[float] | None, amplitude: float) -> tuple[list[float] | None, float]:
+        """Knob limits ``[low, high]`` and an excitation amplitude that stay clear of :attr:`runaway`.
+
+        The limit on the runaway's side moves to it; the amplitude drops to half the distance from the
+        operating point to it. Unchanged when no runaway was seen; a ``ValueError`` when the operating
+        point lies at or past it.
+        """
+        if self.runaway is None:
+            return limits, amplitude
+        if not self.direction * (self.runaway - self.knob) > 0:
+            raise ValueError(f"the operating point {self.knob:.4g} lies at a runaway (knob {self.runaway:.4g}, levels "
+                             f"{np.round(self.levels, 3).tolist()} on knobs {np.round(self.grid, 4).tolist()}); "
+                             "pick a target further from it")
+        low, high = (-math.inf, math.inf) if limits is None else limits
+        low, high = (low, min(high, self.runaway)) if self.direction > 0 else (max(low, self.runaway), high)
+        return [low, high], min(amplitude, 0.5 * abs(self.runaway - self.knob))
 
 
-def operating_point(cfg: DictConfig, design: DesignConfig, output_dir: str | Path) -> OperatingPoint:
+def operating_point(cfg: DictConfig, design: DesignConfig, output_dir: str | Path,
+                    max_entropy: float | None = None) -> OperatingPoint:
     """Search the constant knob that holds ``design.sensor`` at ``design.target`` after the search steps.
 
     Each pass runs ``points`` constant-knob runs together and interpolates between the two
     neighbouring knobs whose levels bracket the target (in log knob on a geometric grid).
-    ``design.operating_point.knob`` set skips the search.
+    ``design.operating_point.knob`` set skips the search. With ``max_entropy`` (nats) known, a level
+    at ``design.operating_point.runaway`` of it marks a runaway (:class:`OperatingPoint`).
     """
     op = design.operating_point
     if op.knob is not None:
         return OperatingPoint(float(op.knob), design.target)
     direction = ACTUATORS.get(design.actuator).direction
     low, high = op.grid
-    result = OperatingPoint(math.nan, design.target)
+    result = OperatingPoint(math.nan, design.target, direction=direction)
     for number in range(op.passes):
         geometric = low > 0
         knobs = np.geomspace(low, high, op.points) if geometric else np.linspace(low, high, op.points)
-        trainer = design_trainer(cfg, Path(output_dir) / f"operating_point_{number}", num_runs=op.points,
-                                 seed=cfg.seed, steps=op.steps)
-        readings = run_sequence(trainer, SequenceController(design.actuator, np.tile(knobs, (1, 1))),
-                                design.sensor, op.steps)
+        readings = sequence_readings(cfg, Path(output_dir) / f"operating_point_{number}", seed=int(cfg.seed),
+                                     actuator=design.actuator, knobs=np.tile(knobs, (op.steps, 1)),
+                                     sensor=design.sensor)
         levels = readings[-op.window:].mean(0)
         result.grid += knobs.tolist()
         result.levels += levels.tolist()
         log.info("operating point pass %d: knobs %s -> levels %s", number, np.round(knobs, 4), np.round(levels, 3))
+        _find_runaway(result, knobs, levels, direction, None if max_entropy is None else op.runaway * max_entropy)
         error = direction * (levels - design.target)  # rises with the knob when the actuator acts as declared
         crossing = [i for i in range(op.points - 1) if error[i] <= 0 <= error[i + 1]]
         if not crossing:
@@ -212,6 +267,21 @@ def operating_point(cfg: DictConfig, design: DesignConfig, output_dir: str | Pat
         low, high = float(knobs[i]), float(knobs[i + 1])
     log.info("operating point: knob %.5g for %s = %g", result.knob, design.sensor, design.target)
     return result
+
+
+def _find_runaway(point: OperatingPoint, knobs: np.ndarray, levels: np.ndarray, direction: int,
+                  ceiling: float | None) -> None:
+    """Record in ``point`` the first knob (in the direction that raises the sensor) whose level reached ``ceiling``."""
+    if ceiling is None:
+        return
+    order = np.argsort(direction * knobs)
+    past = np.flatnonzero(levels[order] >= ceiling)
+    if past.size:
+        runaway = float(knobs[order][past[0]])
+        if point.runaway is None or direction * runaway < direction * point.runaway:
+            point.runaway = runaway
+            log.warning("runaway: the level reaches %.3g nats (the ceiling %.3g) at knob %.4g",
+                        levels[order][past[0]], ceiling, runaway)
 
 
 @dataclass
@@ -275,7 +345,6 @@ def excitation_response(cfg: DictConfig, design: DesignConfig, base: float, outp
     signals, labels, held = excitation_signals(design)
     du = np.concatenate([np.zeros((ex.warmup, signals.shape[1])), signals])
     seed = int(cfg.seed) + EXCITATION_SEED_OFFSET
-    trainer = design_trainer(cfg, Path(output_dir) / "excitation", num_runs=signals.shape[1], seed=seed,
-                             steps=du.shape[0])
-    y = run_sequence(trainer, SequenceController(design.actuator, base + du), design.sensor, du.shape[0])
+    y = sequence_readings(cfg, Path(output_dir) / "excitation", seed=seed, actuator=design.actuator, knobs=base + du,
+                          sensor=design.sensor)
     return ExcitationData(base, du, y, ex.warmup, labels, held, seed)

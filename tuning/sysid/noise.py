@@ -19,6 +19,12 @@ def entropy_noise_floor(backend: Backend, rollouts: int = 50) -> torch.Tensor:
 
     The backend's policy is not changed (no ``backward``/``step``); its sampling streams advance.
     """
+    return batch_entropies(backend, rollouts).std(dim=0)
+
+
+def batch_entropies(backend: Backend, rollouts: int) -> torch.Tensor:
+    """Each run's batch mean token entropy ``[rollouts, R]`` (as the loop observes it) over ``rollouts`` rollouts
+    at the current policy (no update; the sampling streams advance)."""
     if rollouts < 2:
         raise ValueError(f"rollouts must be >= 2 to estimate a standard deviation, got {rollouts}")
     readings = []
@@ -28,4 +34,4 @@ def entropy_noise_floor(backend: Backend, rollouts: int = 50) -> torch.Tensor:
             entropy = backend.score(rollout, entropy="detached").entropy
             measure = rollout.mask if rollout.weights is None else rollout.mask * rollout.weights.unsqueeze(-1)
             readings.append(masked_mean_per_run(entropy, measure, rollout.run_ids(), rollout.num_runs))  # as observe
-    return torch.stack(readings).std(dim=0)
+    return torch.stack(readings)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from tune_helpers import compose_tune
 
+from entropic.experiment import validate
 from entropic.loop import TrainerConfig
 from entropic.observe import observe
 from entropic.tuning.study.batch import LEAN_SENSORS, Method, Simulator
@@ -91,6 +92,27 @@ def test_invalid_trial_config_fails_with_its_reason(tmp_path: Path) -> None:
     assert runs[1].error is None
 
 
+def test_a_trial_is_refused_as_entropic_train_refuses_its_run_config(tmp_path: Path) -> None:
+    simulator, base, _ = _setup(tmp_path, steps=5)
+    out_of_range, word, two_values = (copy.deepcopy(base) for _ in range(3))
+    out_of_range.control["clip_ratio_low"] = 1.5
+    word.control["entropy_coeff"] = "abc"
+    two_values.control["entropy_coeff"] = [0.1, 0.2]
+    methods = [out_of_range, word, two_values, _pi(base, 0.3, 0.05, 1.2, lr=-1.0), _pi(base, 0.3, 0.05, 1.2)]
+    errors = [run.error for run in simulator.run(methods, [0])]
+    assert errors[0] == ("invalid config: control.clip_ratio_low must be a number in [0.0, 1.0], or a list of "
+                         "num_runs=1 such numbers (one per run); got 1.5")
+    assert errors[1].startswith("invalid config: control.entropy_coeff must be a number in [-inf, inf]")
+    assert errors[2] == ("invalid config: control.entropy_coeff: a per-run list must hold num_runs=1 values (one per "
+                         "run), got 2")
+    assert errors[3].startswith("invalid config: backend.lr must be a finite number > 0")
+    assert errors[4] is None
+    for method, error in zip(methods[:4], errors[:4], strict=True):  # the same message as the one-run config's
+        with pytest.raises(ValueError) as caught:
+            validate(method.run_config())
+        assert error == f"invalid config: {caught.value}"
+
+
 def test_stopped_trials_end_their_group_early(tmp_path: Path) -> None:
     simulator, base, _ = _setup(tmp_path, steps=30)
     runs = simulator.run([_pi(base, 0.3, 0.05, 1.2)], [0], report_every=10, on_report=lambda *args: True)
@@ -99,7 +121,7 @@ def test_stopped_trials_end_their_group_early(tmp_path: Path) -> None:
 
 def test_a_lean_study_observes_its_sensors_with_the_full_arithmetic(tmp_path: Path) -> None:
     simulator, base, _ = _setup(tmp_path, steps=1)
-    trainer = simulator._build([base], [0, 1])
+    trainer = simulator._build([validate(base.run_config())], [0, 1])
     rollout = trainer.backend.rollout()
     from entropic.advantages import compute_advantages
 

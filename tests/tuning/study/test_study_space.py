@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from entropic.experiment import validate
 from entropic.tuning.study.batch import Method
 from entropic.tuning.study.cli import run_study
 from entropic.tuning.study.space import BRANCH_PARAM, SearchSpace, SearchSpaceError, load_preset, method_from_presets
@@ -94,7 +95,7 @@ def test_log_int_and_categorical_params() -> None:
         assert law["name"] in ("linear", "cosine", "exponential")
         assert isinstance(law["steps"], int) and 10 <= law["steps"] <= 1000
         assert 8.0 <= method.lr <= 64.0
-        method.validate()
+        validate(method.run_config())
 
 
 def test_presets_of_the_methods_load() -> None:
