@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-all bench lint clean
 
-$(STAMP): pyproject.toml
+# verl 0.9.1 goes in without its dependencies: the verl extra brings what entropic's verl modules import, and
+# constraints/verl.txt holds transformers and tensordict inside verl's ranges.
+$(STAMP): pyproject.toml constraints/verl.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,llm]'
+	$(PY) -m pip install --quiet -c constraints/verl.txt -e '.[dev,llm,verl]'
+	$(PY) -m pip install --quiet --no-deps -c constraints/verl.txt verl==0.9.1
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,13 +43,11 @@ import os
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
 from entropic.control import Control
 from entropic.controllers import ControllerConfig, build_controller
-from entropic.experiment import RunConfig, validate
 from entropic.objectives import Objective, ObjectiveConfig, PolicyBatch
 from entropic.protocol import Observation
 
@@ -59,19 +57,6 @@ AGG_MODE_OF = {"grpo": "seq-mean-token-mean", "bnpo": "token-mean", "dr_grpo": "
 WINDOW_SENSORS = ("entropy/mean", "entropy/sampled_nll")
 """Sensors the adapter measures over an accumulation window."""
 STATE_FILE = "entropic_controller.pt"
-
-
-def entropic_parts(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``objective``, ``control`` and ``controller`` keyword arguments of :class:`EntropicGRPOTrainer` from an
-    entropic run config: a run's ``config.yaml``, or the complete config ``entropic-tune`` exports for its best
-    trial. Validated as ``entropic-train`` validates it; a per-run list (several runs) is refused."""
-    data = OmegaConf.load(path)
-    data.pop("defaults", None)  # an exported config composes with entropic-train's schema; its values are here
-    cfg = OmegaConf.merge(OmegaConf.structured(RunConfig), data)
-    run = validate(cfg)
-    if run.base_control.num_runs not in (None, 1) or isinstance(run.controller_config, list):
-        raise ValueError(f"{path}: per-run lists of knobs or controllers describe several runs; a TRL run is one")
-    return {"objective": run.objective, "control": run.base_control, "controller": run.controller_config}
 
 
 class EntropicGRPOTrainer(GRPOTrainer):

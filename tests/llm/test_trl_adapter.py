@@ -16,9 +16,10 @@ from entropic.control import Control
 from entropic.controllers import controller_config_from_dict
 from entropic.experiment import build_trainer
 from entropic.llm import HFConfig
+from entropic.llm.method import entropic_parts
 from entropic.llm.model import tiny_model
 from entropic.llm.tokenizer import character_tokenizer
-from entropic.llm.trl_adapter import AGG_MODE_OF, EntropicGRPOTrainer, entropic_parts
+from entropic.llm.trl_adapter import AGG_MODE_OF, EntropicGRPOTrainer
 from entropic.objectives import ObjectiveConfig
 from entropic.tuning.study.batch import Method
 from entropic.tuning.study.export import export_method

@@ -1,4 +1,4 @@
-"""Parity with the installed verl 0.9.1 itself, when it is importable (skipped otherwise; CI has no verl).
+"""Parity with the installed verl 0.9.1 itself (``make install`` installs it; skipped where it is not importable).
 
 The other objective tests compare with literal transcriptions of verl's formulas; this one calls
 ``verl.trainer.ppo.core_algos`` on the same float32 tensors (seeds 0-2, shapes [16, 32] and
