@@ -275,8 +275,12 @@ def _source_controller(path: str) -> tuple[dict[str, Any], float]:
 
 
 def _process(design: dict[str, Any]) -> ProcessModel:
+    """The identified plant of a design stage (an integrating plant's infinite time constant is null in JSON)."""
     fields = {f.name for f in dataclasses.fields(ProcessModel)}
-    return ProcessModel(**{k: v for k, v in design["process_model"].items() if k in fields})
+    values = {k: v for k, v in design["process_model"].items() if k in fields}
+    if design["process_model"].get("integrating"):
+        values["tau1"] = math.inf
+    return ProcessModel(**values)
 
 
 def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselines: dict[str, Method],

@@ -109,3 +109,10 @@ def test_bad_settings_are_refused_before_any_work(tmp_path: Path, override: str,
     with pytest.raises(ValueError, match=re.escape(message)):
         run_ladder(_config(tmp_path / "cache", override), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_integrating_plant_read_back_from_its_stage_record_keeps_its_infinite_time_constant() -> None:
+    from entropic.tuning.transfer.ladder import _process
+
+    plant = _process({"process_model": {"gain": 0.031, "tau1": None, "theta": 3.5, "tau2": 0.0, "integrating": True}})
+    assert plant.integrating and math.isinf(plant.tau1) and plant.gain == 0.031
