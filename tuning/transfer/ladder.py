@@ -89,6 +89,7 @@ def run_ladder(cfg: DictConfig, output_dir: str | Path, progress: PROGRESS | Non
     given = None if transfer.controller is None else _source_controller(transfer.controller)
     for rung in transfer.rungs:  # every rung's run config checked before any work (its backend's fields: when built)
         validate(run_config(_rung_cfg(rung, "tune/default", seed, {})), RunConfig)
+    _claim(out, cfg)
     rungs: list[dict[str, Any]] = []
 
     tell(f"{source.name}: probe")
@@ -137,6 +138,22 @@ def run_ladder(cfg: DictConfig, output_dir: str | Path, progress: PROGRESS | Non
                "source_controller": source_controller, "source_cost_s": source_cost, "rungs": rungs}
     (out / "transfer.json").write_text(json.dumps(jsonable(summary), indent=2))
     return summary
+
+
+def _claim(out: Path, cfg: DictConfig) -> None:
+    """Record the ladder's setup in ``out/setup.yaml``, or refuse a directory that holds another setup's stages
+    (only ``transfer.until`` may differ: a ladder run again further resumes)."""
+    setup = OmegaConf.to_container(cfg, resolve=True)
+    setup["transfer"].pop("until", None)
+    path = out / "setup.yaml"
+    if path.is_file():
+        held = yaml.safe_load(path.read_text())
+        if held != setup:
+            raise ValueError(f"{out} holds the stages of another transfer setup ({path}); give a new "
+                             "hydra.run.dir, or the same settings to resume")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(setup, sort_keys=False))
 
 
 def _stage(directory: Path, work: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:

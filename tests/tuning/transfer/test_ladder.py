@@ -92,6 +92,8 @@ def test_the_ladder_carries_the_gains_by_the_plant_ratios_and_scores_every_candi
     again = run_ladder(_config(tmp_path / "cache"), out)
     assert again["rungs"][1]["scores"] == target["scores"]
     assert {path: path.stat().st_mtime_ns for path in out.rglob("stage.json")} == stamps
+    with pytest.raises(ValueError, match="another transfer setup"):  # a directory belongs to one setup
+        run_ladder(_config(tmp_path / "cache", "transfer.heldout_seeds=3"), out)
 
 
 @pytest.mark.parametrize(("override", "message"), [
