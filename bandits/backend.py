@@ -6,7 +6,9 @@ unique across runs.
 - ``sampled``: arms are drawn by inverse-CDF search over ``cumsum(pi)`` (:func:`entropic.sims.rng.sample_categorical`),
   on uniforms from the counter-based RNG of :mod:`entropic.sims.rng` keyed by ``(run seed, rollout number, row)``;
   the reward of a correct response is 1 with probability ``reward_correct``, of a wrong one with
-  probability ``reward_wrong`` (a second uniform stream).
+  probability ``reward_wrong`` (a second uniform stream). With ``off_policy_share`` the first
+  ``round(share * G)`` responses of each group are an oracle's demonstrations instead (LUFFY): each
+  position's arm uniform among its correct ones (a third stream), verified and paid like any response.
 - ``exact``: every response once, ``Rollout.weights = G * pi(response)`` (detached) and its
   0/1 reward; with reward noise every response twice, paid and unpaid, weighted by the
   verifier's probabilities. Weighted advantages and objectives are then the exact expectation
@@ -30,12 +32,12 @@ import torch
 from entropic._memo import memo
 from entropic.memory import check_fits
 from entropic.metrics import pass_at_k_from_probability
-from entropic.protocol import Rollout, TokenStats, check_entropy_mode
+from entropic.protocol import Rollout, TokenStats, check_entropy_mode, demonstrations_per_group
 from entropic.sims.config import BanditConfig
 from entropic.sims.optim import backward_per_run, make_optimizer, step_per_run
 from entropic.sims.policy import BanditPolicy
 from entropic.sims.prior import initial_prior
-from entropic.sims.rng import sample_categorical, uniform
+from entropic.sims.rng import redraw_counter, sample_categorical, uniform
 from entropic.sims.rows import RowLayout, position_index, token_index
 from entropic.sims.runs import PerRunLearningRate, run_seeds
 from entropic.sims.task import BanditTask
@@ -44,6 +46,8 @@ STREAM_SAMPLE = 0
 """RNG stream of the arm draws."""
 STREAM_REWARD = 1
 """RNG stream of the reward-noise draws."""
+STREAM_DEMONSTRATION = 2
+"""RNG stream of the oracle's demonstrations (``off_policy_share``)."""
 
 
 def _entropy(log_probs: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
@@ -122,6 +126,10 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._group = self._rows.run * self.task.shape[0] + self._rows.prompts  # [B], unique across runs
         T, K = self.task.shape[1:]
         self._radix = K ** torch.arange(T - 1, -1, -1)  # [T]: a response's index over the K^T responses
+        self._demonstrations = demonstrations_per_group(config.off_policy_share, config.group_size, "BanditConfig")
+        self._off_policy = (torch.arange(self._rows.run.shape[0]) % config.group_size < self._demonstrations
+                            if self._demonstrations else None)  # [B]: the first rows of each group
+        self._correct_arms = self.task.correct.nonzero()[:, -1].view(*self.task.shape[:2], config.num_correct)
 
     # ----------------------------------------------------------------- protocol
     @property
@@ -144,12 +152,25 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             [B, T]`` (reference = the initial policy, or the policy at the last :meth:`reset_reference`;
             ``None`` without ``config.use_reference``),
             ``run [B]``, ``prompts [B]`` (prompt ids), ``weights [B]`` in exact mode,
-            ``answer [B]`` (the arm; for ``T > 1`` the response's index in base K, modulo ``2^63``), and
+            ``answer [B]`` (the arm; for ``T > 1`` the response's index in base K, modulo ``2^63``),
+            ``off_policy [B]`` with ``off_policy_share`` (demonstrations: ``old_log_probs`` 0), and
             ``extras["correct"] [B]`` (noise-free verdict, 0/1).
         """
-        shape = self.task.shape
         counter = self.rollout_count
         self.rollout_count += 1
+        return self._draw(counter)
+
+    def redraw(self, draw: int) -> Rollout:
+        """Draw ``draw`` (``>= 1``) of the last rollout's step (:class:`~entropic.protocol.SupportsRedraw`): the
+        same policy's responses to every prompt again, on the RNG counter
+        :func:`~entropic.sims.rng.redraw_counter`; no counter moves. In exact mode, the same enumeration."""
+        if self.rollout_count == 0 or draw < 1:
+            raise ValueError(f"redraw({draw}) needs draw >= 1 after a rollout (rollouts so far: {self.rollout_count})")
+        return self._draw(redraw_counter(self.rollout_count - 1, draw))
+
+    def _draw(self, counter: int) -> Rollout:
+        """The rollout of :meth:`rollout` drawn on RNG counter ``counter``."""
+        shape = self.task.shape
         rows = self._rows
         forward = self._forward()
         self._pending_forward = forward
@@ -168,7 +189,7 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         return Rollout(tokens=tokens, mask=self._mask, rewards=rewards,
                        group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
                        weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
-                       answer=(tokens * self._radix).sum(-1) & (2**63 - 1),
+                       answer=(tokens * self._radix).sum(-1) & (2**63 - 1), off_policy=self._off_policy,
                        extras={"correct": rewards if self._noise_free else correct.to(self.dtype)})
 
     def _reference_token_log_probs(self, index: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -195,6 +216,9 @@ class SoftmaxBanditBackend(PerRunLearningRate):
     def _sample(self, log_probs: torch.Tensor, probs: torch.Tensor, counter: int) -> tuple[torch.Tensor, ...]:
         """Draw G responses per prompt from ``probs [R, P, T, K]``, verify them, read their log-probs.
 
+        The first ``n`` responses of each group are the oracle's demonstrations when ``off_policy_share``
+        asks for ``n``: drawn arms replaced before the verdict, their ``old_log_probs`` 0 (``pi_phi = 1``).
+
         Returns
         -------
         tokens : LongTensor [R * P * G, T]
@@ -203,12 +227,15 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         rewards : FloatTensor [R * P * G]
             1 with probability ``reward_correct`` (correct) or ``reward_wrong`` (wrong), else 0.
         old_log_probs, ref_log_probs : FloatTensor [R * P * G, T]
-            Current and reference log-probs of the drawn tokens.
+            Current (0 for demonstrations) and reference log-probs of the tokens.
         """
         R, (P, T, K), G = self.num_runs, self.task.shape, self.config.group_size
         u = uniform(self.seeds, counter, STREAM_SAMPLE, P * G * T, self.dtype)  # [R, P*G*T]
         u = u.view(R, P, G, T).transpose(-1, -2).reshape(R * P * T, G)
         arms = sample_categorical(probs.view(R * P * T, K), u).view(R, P * T, G)
+        n = self._demonstrations
+        if n:
+            arms = torch.cat([self._oracle_arms(counter), arms[..., n:]], -1)
 
         def as_rows(per_position: torch.Tensor) -> torch.Tensor:
             """``[R, P * T, G]`` (position-major) as response rows ``[R * P * G, T]``."""
@@ -225,7 +252,18 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             noise = uniform(self.seeds, counter, STREAM_REWARD, P * G, self.dtype).reshape(-1)  # [R*P*G]
             rewards = (noise < self.task.pay_probability(correct, self.dtype)).to(self.dtype)
         reference = self._prior_log_probs if self._reference_log_probs is None else self._reference_log_probs
-        return tokens, correct, rewards, drawn(log_probs), drawn(reference) if self.config.use_reference else None
+        old_log_probs = drawn(log_probs)
+        if n:
+            old_log_probs = old_log_probs.masked_fill(self._off_policy.unsqueeze(-1), 0.0)
+        return tokens, correct, rewards, old_log_probs, drawn(reference) if self.config.use_reference else None
+
+    def _oracle_arms(self, counter: int) -> torch.Tensor:
+        """The demonstrations' arms ``[R, P * T, n]`` (position-major, as drawn arms): each position's arm
+        uniform among its ``num_correct`` correct ones, from the runs' demonstration stream."""
+        R, (P, T, _), C, n = self.num_runs, self.task.shape, self.config.num_correct, self._demonstrations
+        u = uniform(self.seeds, counter, STREAM_DEMONSTRATION, P * T * n, self.dtype).view(R, P, T, n)
+        choice = (u * C).long().clamp_(max=C - 1)
+        return self._correct_arms.expand(R, P, T, C).gather(-1, choice).view(R, P * T, n)
 
     def _exact_weights(self, token_probs: torch.Tensor) -> torch.Tensor:
         """``G * pi(response) * P(reward | response)`` ``[B]`` from the tokens' probabilities ``[B, T]``."""

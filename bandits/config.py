@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from entropic.protocol import demonstrations_per_group
+
 MODES = ("sampled", "exact")
 PARAMETERIZATIONS = ("tabular", "low_rank", "features")
 OPTIMIZERS = ("sgd", "adam")
@@ -94,6 +96,11 @@ class BanditConfig:
     use_reference : bool
         Fill ``Rollout.ref_log_probs`` (KL terms need them; default True); False saves a gather
         per rollout.
+    off_policy_share : float
+        LUFFY's off-policy guidance: the share of each group's G responses replaced by demonstrations
+        (``Rollout.off_policy``), ``round(share * G)`` of them, drawn from an oracle that picks each
+        position's arm uniformly among its correct ones, from the run's own random stream. Range
+        ``[0, 1]``, default 0 (none; the ``luffy`` method preset sets 0.125, one of 8). Sampled mode only.
     """
 
     num_prompts: int = 64
@@ -122,6 +129,7 @@ class BanditConfig:
     dtype: str = "float32"
     return_logits: bool = True
     use_reference: bool = True
+    off_policy_share: float = 0.0
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -150,6 +158,9 @@ class BanditConfig:
                  self.max_grad_norm)
         _require("eval_k", len(self.eval_k) > 0 and all(isinstance(k, int) and k >= 1 for k in self.eval_k),
                  "a non-empty list of integers >= 1", self.eval_k)
+        demonstrations_per_group(self.off_policy_share, self.group_size, "BanditConfig")
+        _require("off_policy_share", self.mode == "sampled" or self.off_policy_share == 0.0,
+                 "0 in exact mode (demonstrations replace sampled responses)", self.off_policy_share)
         if self.mode == "exact":
             _require("seq_len", self.num_arms ** self.seq_len <= MAX_EXACT_RESPONSES,
                      f"such that num_arms ** seq_len <= {MAX_EXACT_RESPONSES} in exact mode (every response "

@@ -64,6 +64,29 @@ def stream_keys(seeds: torch.Tensor, counter: int, stream: int) -> torch.Tensor:
     return keys
 
 
+REDRAW_SHIFT = 40
+"""A redraw's counter keeps its rollout's number in the low 40 bits (:func:`redraw_counter`)."""
+
+
+def redraw_counter(counter: int, draw: int) -> int:
+    """The RNG counter of draw ``draw`` of the rollout numbered ``counter``: ``counter + draw * 2^40``.
+
+    Draw 0 is the rollout itself. Any other draw's counter differs from every rollout number below
+    ``2^40`` and from every other draw's, so the extra draws of a step (dynamic sampling) share no
+    numbers with any rollout and leave the streams of later rollouts untouched: a run's later steps
+    do not depend on how many extra draws were made.
+
+    Raises
+    ------
+    ValueError
+        ``counter`` outside ``[0, 2^40)`` or ``draw`` outside ``[0, 2^23)``.
+    """
+    if not 0 <= counter < 1 << REDRAW_SHIFT or not 0 <= draw < 1 << (63 - REDRAW_SHIFT):
+        raise ValueError(f"redraw_counter needs counter in [0, 2^{REDRAW_SHIFT}) and draw in "
+                         f"[0, 2^{63 - REDRAW_SHIFT}), got counter={counter}, draw={draw}")
+    return counter + (draw << REDRAW_SHIFT)
+
+
 def random_bits(keys: torch.Tensor, n: int) -> torch.Tensor:
     """The first ``n`` outputs of SplitMix64 seeded with each key: LongTensor ``[R, n]``."""
     steps = torch.arange(1, n + 1, dtype=torch.long, device=keys.device) * _signed(GAMMA)  # [n]

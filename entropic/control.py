@@ -85,6 +85,10 @@ class Control:
         INF, -INF, INF, "DeepSeek-V3.2 off-policy sequence masking delta: drop negative-advantage "
         "sequences whose mean log(pi_sample / pi_theta) exceeds it (TRL off_policy_mask_threshold; "
         "inf = off, TRL suggests 0.5).")
+    off_policy_gamma: Knob = _knob(
+        0.1, 0.0, INF, "LUFFY policy shaping gamma: a demonstration token's ratio r = pi / pi_phi enters the loss as "
+        "r / (r + gamma), unclipped (paper and released code 0.1); smaller values weight rare tokens more.",
+        open_low=True, open_high=True)
 
     def __post_init__(self) -> None:
         runs = set()

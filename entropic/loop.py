@@ -23,7 +23,8 @@ micro-batch size. verl instead selects tokens within each micro-batch.
 :meth:`Trainer.run` repeats the step and calls the step callbacks; :meth:`Trainer.fit` is ``run``
 with logging (``metrics.jsonl`` + TensorBoard), checkpoints and a progress bar. Evaluation, resume, the
 divergence guard and ProRL's periodic reference resets live here once, for the simulators and
-the LLM backend alike.
+the LLM backend alike, as does dynamic sampling (``trainer.filter_groups``: the step's rollout is
+filtered group by group and drawn again until each run's batch is full, :mod:`entropic.dynamic_sampling`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,6 +45,8 @@ import torch
 from entropic.advantages import AdvantageConfig, compute_advantages
 from entropic.checkpoint import list_checkpoints, load_latest_checkpoint, save_checkpoint
 from entropic.control import Control
+from entropic.dynamic_sampling import draw_filtered
+from entropic.group_filter import FilterGroupsConfig
 from entropic.metrics import logp_advantage_covariance
 from entropic.objectives import Objective, PolicyBatch
 from entropic.observe import observe
@@ -53,6 +56,7 @@ from entropic.protocol import (
     Observation,
     Rollout,
     SupportsOptimizerReset,
+    SupportsRedraw,
     SupportsReferenceReset,
     TokenStats,
 )
@@ -100,6 +104,9 @@ class TrainerConfig:
         Also restart the optimizer state (Adam's moments and step count) at each reference reset,
         as ProRL does; needs ``reference_reset_every > 0`` and a backend with ``reset_optimizer()``
         (:class:`~entropic.protocol.SupportsOptimizerReset`). Default False: only the reference moves.
+    filter_groups : FilterGroupsConfig
+        Dynamic sampling (DAPO) and accuracy-range filtering (MiniRL): which groups a step trains on and
+        how many draws may fill its batch (verl ``algorithm.filter_groups``); off by default.
     """
 
     steps: int = 500
@@ -113,6 +120,7 @@ class TrainerConfig:
     log_entropy: bool = True
     reference_reset_every: int = 0
     reference_reset_optimizer: bool = False
+    filter_groups: FilterGroupsConfig = field(default_factory=FilterGroupsConfig)
 
     def __post_init__(self) -> None:
         for name in ("steps", "ppo_epochs"):
@@ -200,6 +208,7 @@ class Trainer:
         self._last_entropy: torch.Tensor | None = None
         self._check_knobs()
         self._check_reference_reset()
+        self._check_filter_groups()
         self.run_log = RunLog(self.output_dir, self.num_runs, tensorboard=config.tensorboard)
 
     def set_controller(self, controller: Controller | None) -> None:
@@ -250,6 +259,14 @@ class Trainer:
                 raise ValueError(f"trainer.{name}={getattr(self.config, name)} needs a backend with {method}(); "
                                  f"{type(self.backend).__name__} has none (set trainer.{name} to its default)")
 
+    def _check_filter_groups(self) -> None:
+        """Refuse dynamic sampling with extra draws on a backend that cannot draw again within a step."""
+        filtering = self.config.filter_groups
+        if filtering.enable and filtering.max_num_gen_batches > 1 and not isinstance(self.backend, SupportsRedraw):
+            raise ValueError(f"trainer.filter_groups.max_num_gen_batches={filtering.max_num_gen_batches} needs a "
+                             f"backend with redraw(); {type(self.backend).__name__} has none (set it to 1: filter "
+                             f"without drawing again)")
+
     def _reset_reference_if_due(self) -> None:
         """ProRL's hard reset before the rollout of steps N, 2N, ... (``reference_reset_every`` = N)."""
         every = self.config.reference_reset_every
@@ -285,10 +302,12 @@ class Trainer:
         Loss and controller metrics are averaged over the step's updates; sensor readings, the
         log-prob/advantage covariance and the entropy histogram come from the first (on-policy)
         update. ``entropy/delta`` is the change of ``entropy/mean`` over the previous step's updates,
-        the quantity the covariance law predicts (``entropy/cov_logp_adv`` > 0 predicts a fall).
+        the quantity the covariance law predicts (``entropy/cov_logp_adv`` > 0 predicts a fall). With
+        ``filter_groups.enable`` the batch is the kept groups (:func:`~entropic.dynamic_sampling.draw_filtered`)
+        and ``sampling/draws``, ``sampling/kept_fraction``, ``sampling/shortfall`` describe its draws.
         """
         self._reset_reference_if_due()
-        rollout = self.backend.rollout()
+        rollout, sampling = self._draw()
         advantages = compute_advantages(rollout, self.advantage)
         totals: dict[str, torch.Tensor] = defaultdict(
             lambda: torch.zeros(self.num_runs, dtype=torch.float64, device=self.device))
@@ -325,6 +344,7 @@ class Trainer:
                 self.optimizer_step += 1
         step_metrics = {name: (total / updates).float() for name, total in totals.items()}
         step_metrics.update(on_policy)
+        step_metrics.update(sampling)
         if "entropy/mean" in on_policy:
             if self._last_entropy is not None:  # realised change over the previous step's updates
                 step_metrics["entropy/delta"] = on_policy["entropy/mean"] - self._last_entropy
@@ -333,6 +353,12 @@ class Trainer:
             step_metrics[f"control/{name}"] = value.detach().float() if isinstance(value, torch.Tensor) \
                 else torch.full((self.num_runs,), float(value), device=self.device)
         return step_metrics
+
+    def _draw(self) -> tuple[Rollout, dict[str, torch.Tensor]]:
+        """The step's rollout; with ``filter_groups.enable``, its batch of kept groups and ``sampling/*`` metrics."""
+        if not self.config.filter_groups.enable:
+            return self.backend.rollout(), {}
+        return draw_filtered(self.backend, self.config.filter_groups)
 
     def _score(self, mini_batch: Rollout, leaves: bool) -> TokenStats:
         """The backend's score of ``mini_batch``; with ``leaves``, computed without a graph and returned as

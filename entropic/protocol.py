@@ -20,6 +20,8 @@ simulation, ``R`` of them) are told apart by ``run`` ids; every reduction in
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,6 +76,12 @@ class Rollout:
         fills the arm (the response's index over ``K^T`` responses when ``T > 1``); the toy LM and
         the LLM backend the verifier's canonical answer text, hashed
         (:func:`entropic.tasks.answer_id`). ``None``: the backend does not parse answers.
+    off_policy : BoolTensor [B], optional
+        True for a demonstration: a response of a stronger policy put in the group in place of a
+        sample (LUFFY's off-policy guidance, ``off_policy_share`` of each backend), verified like any
+        response. Its ``old_log_probs`` (and ``sample_log_probs``) are the demonstrator's log-probs as
+        LUFFY takes them, 0 (``pi_phi = 1``); ``ref_log_probs`` the reference's. ``None``: every row is
+        the policy's own sample.
     extras : dict
         Further per-row tensors ``[B, ...]`` a backend or reward needs (correctness, problem ids, ...).
     """
@@ -91,6 +99,7 @@ class Rollout:
     prompts: torch.Tensor | None = None
     prompt_mask: torch.Tensor | None = None
     answer: torch.Tensor | None = None
+    off_policy: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -119,6 +128,7 @@ class Rollout:
         _check_shape("run", self.run, (B,), "Rollout")
         _check_shape("weights", self.weights, (B,), "Rollout")
         _check_shape("answer", self.answer, (B,), "Rollout")
+        _check_shape("off_policy", self.off_policy, (B,), "Rollout")
         if self.num_runs < 1:
             raise ValueError(f"Rollout.num_runs must be >= 1, got {self.num_runs}")
         if self.run is not None and B:
@@ -167,6 +177,52 @@ class Rollout:
                 changes[f.name] = value[index]
         changes["extras"] = {k: v[index] for k, v in self.extras.items()}
         return replace(self, **changes)
+
+    @staticmethod
+    def concat(rollouts: Sequence[Rollout]) -> Rollout:
+        """The rows of ``rollouts``, in order, as one :class:`Rollout` (the draws of one step).
+
+        Every tensor field and every ``extras`` entry is concatenated along the rows; a field must be
+        set in all of the rollouts or in none, and ``num_runs`` must agree. Token prompts ``[B_i, T_i]``
+        of different widths are left-padded to the widest with id 0 and ``prompt_mask`` 0 (prompts are
+        left-padded: positions count from the first attended token), which needs ``prompt_mask``.
+        Group ids are kept: rollouts that reuse ids must be given distinct ones before their groups are
+        told apart.
+
+        Raises
+        ------
+        ValueError
+            No rollout, ``num_runs`` that differ, a field set in some rollouts only, or prompts of
+            different widths without ``prompt_mask``.
+        """
+        if not rollouts:
+            raise ValueError("Rollout.concat needs at least one rollout")
+        first = rollouts[0]
+        if any(r.num_runs != first.num_runs for r in rollouts):
+            raise ValueError(f"Rollout.concat: num_runs differ: {[r.num_runs for r in rollouts]}")
+        changes: dict[str, Any] = {}
+        for f in fields(first):
+            values = [getattr(r, f.name) for r in rollouts]
+            if f.name in ("num_runs", "extras") or all(v is None for v in values):
+                continue
+            if any(v is None for v in values):
+                raise ValueError(f"Rollout.concat: {f.name} is set in some rollouts and not in others")
+            if f.name in ("prompts", "prompt_mask") and values[0].dim() == 2:
+                values = _left_pad(values, first.prompt_mask is not None)
+            changes[f.name] = torch.cat(values)
+        keys = set(first.extras)
+        if any(set(r.extras) != keys for r in rollouts):
+            raise ValueError(f"Rollout.concat: extras keys differ: {[sorted(r.extras) for r in rollouts]}")
+        changes["extras"] = {k: torch.cat([r.extras[k] for r in rollouts]) for k in first.extras}
+        return replace(first, **changes)
+
+
+def _left_pad(values: list[torch.Tensor], masked: bool) -> list[torch.Tensor]:
+    """Token prompts (or their masks) ``[B_i, T_i]`` left-padded with 0 to the widest ``T``."""
+    width = max(v.shape[1] for v in values)
+    if any(v.shape[1] != width for v in values) and not masked:
+        raise ValueError("Rollout.concat: token prompts of different widths need Rollout.prompt_mask to be padded")
+    return [torch.nn.functional.pad(v, (width - v.shape[1], 0)) for v in values]
 
 
 @dataclass
@@ -256,6 +312,22 @@ def check_entropy_mode(entropy: str) -> str:
     return entropy
 
 
+
+def demonstrations_per_group(share: float, group_size: int, owner: str) -> int:
+    """How many of a group's ``group_size`` responses a backend replaces by demonstrations (``Rollout.off_policy``).
+
+    ``round(share * group_size)``, halves up: LUFFY's released recipe puts 1 demonstration in each group
+    of 8 (share 0.125). Raises ``ValueError`` naming ``<owner>.off_policy_share`` for a share outside
+    ``[0, 1]`` (or not a number), or one above 0 that rounds to no demonstration.
+    """
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
+        raise ValueError(f"{owner}.off_policy_share must be a number in [0, 1], got {share!r}")
+    count = math.floor(share * group_size + 0.5)
+    if share > 0 and count == 0:
+        raise ValueError(f"{owner}.off_policy_share={share!r} gives no demonstration in a group of "
+                         f"group_size={group_size}: use 0 (none) or at least {0.5 / group_size:g}")
+    return count
+
 @runtime_checkable
 class Backend(Protocol):
     """A policy and its environment: the part of a step that differs between a bandit and a 7B model.
@@ -276,9 +348,9 @@ class Backend(Protocol):
       trajectory: parameters, optimizer, RNG streams (and the reference, once reset).
 
     Optional capabilities, not required by this protocol (the loop checks them with
-    ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset` and
-    :class:`SupportsOptimizerReset`; a ``max_entropy`` attribute (nats, the log of the vocabulary
-    size) lets a run refuse an entropy target no policy can reach. A backend factory (the
+    ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset`,
+    :class:`SupportsOptimizerReset` and :class:`SupportsRedraw`; a ``max_entropy`` attribute (nats,
+    the log of the vocabulary size) lets a run refuse an entropy target no policy can reach. A backend factory (the
     ``_target_`` of a backend config) that cannot hold more than a few runs in one process
     declares it as its ``max_runs`` attribute; tools that need more runs then start one process
     per run (the LLM backend: ``max_runs = 1``).
@@ -321,6 +393,20 @@ class SupportsOptimizerReset(Protocol):
     state (moments and step count of Adam), as ProRL does with its reference resets."""
 
     def reset_optimizer(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsRedraw(Protocol):
+    """Optional backend capability: more draws for the same step (dynamic sampling, ``trainer.filter_groups``).
+
+    ``redraw(draw)``, ``draw = 1, 2, ...``, returns a batch like :meth:`Backend.rollout`'s from the policy of
+    the step's ``rollout()`` (no update in between): fresh prompts where the backend draws them, fresh
+    responses. Its randomness comes from each run's own streams keyed by ``(rollout, draw)``: a run's draw
+    ``d`` is the same whatever the other runs are, and no redraw moves a stream that later rollouts read, so
+    a run's trajectory never depends on how many draws the other runs needed.
+    """
+
+    def redraw(self, draw: int) -> Rollout: ...
 
 
 @runtime_checkable

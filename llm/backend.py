@@ -5,7 +5,9 @@ each (:mod:`entropic.llm.sampling`), verifies them and scores them teacher-force
 ``ref_log_probs`` when a reference is kept); :meth:`score` recomputes log-probs with grad and the
 entropy as the loop asks (:mod:`entropic.llm.scoring`); :meth:`backward` and :meth:`step` are AdamW's.
 Sampling and evaluation draw from RNG streams seeded by ``(seed, stream, counter)``, so a resumed run
-samples what the unbroken one did, and evaluating does not move the training stream.
+samples what the unbroken one did, and evaluating does not move the training stream. With
+``off_policy_share`` the first ``round(share * G)`` responses of each group are demonstrations (LUFFY):
+the problem's reference answer, verified and scored like a sample.
 """
 
 from __future__ import annotations
@@ -15,24 +17,25 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import torch
 from omegaconf import Container, OmegaConf
 
 from entropic.llm.config import HFConfig
-from entropic.llm.encoding import decode_responses, encode_prompts
+from entropic.llm.encoding import decode_responses, encode_answers, encode_prompts
 from entropic.llm.model import add_lora, context_length, load_model, load_tokenizer, tiny_model
 from entropic.llm.optim import make_optimizer
-from entropic.llm.sampling import sample
+from entropic.llm.sampling import Sample, sample
 from entropic.llm.scoring import response_hidden, token_stats
 from entropic.llm.tasks import TextProblem, make_task
 from entropic.llm.warm_start import load_or_warm_start
 from entropic.metrics import pass_at_k
-from entropic.protocol import Rollout, TokenStats, check_entropy_mode
+from entropic.protocol import Rollout, TokenStats, check_entropy_mode, demonstrations_per_group
 from entropic.tasks import Verdict, answer_id, shaped_reward
 
-STREAM_ROLLOUT, STREAM_EVAL = 0, 1
+STREAM_ROLLOUT, STREAM_EVAL, STREAM_REDRAW = 0, 1, 2
 
 
 class HFBackend:
@@ -82,6 +85,9 @@ class HFBackend:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer, self.schedule = make_optimizer(self.params, config)
         self.max_entropy = math.log(self.model.get_output_embeddings().weight.shape[0])
+        demonstrations = demonstrations_per_group(config.off_policy_share, config.group_size, "backend")
+        self._off_policy = (torch.arange(config.num_prompts * config.group_size, device=self.device)
+                            % config.group_size < demonstrations) if demonstrations else None  # [B]
         self.rollouts = 0
         self.step_count = 0
 
@@ -141,15 +147,31 @@ class HFBackend:
             :mod:`entropic.llm.sampling`);
             ``ref_log_probs`` when ``use_reference``; ``prompts``/``prompt_mask`` (left-padded ids);
             ``answer``: the id of each verdict's parsed answer (-1 for none, :func:`entropic.tasks.answer_id`);
-            ``extras``: ``correct`` and ``well_formed`` (0/1).
+            ``off_policy`` with ``off_policy_share`` (demonstrations: ``old_log_probs`` and ``sample_log_probs``
+            0, the demonstrator's ``pi_phi = 1``); ``extras``: ``correct`` and ``well_formed`` (0/1).
         """
+        rollout = self._draw(STREAM_ROLLOUT, self.rollouts)
+        self.rollouts += 1
+        return rollout
+
+    def redraw(self, draw: int) -> Rollout:
+        """Draw ``draw`` (``>= 1``) of the last rollout's step (:class:`~entropic.protocol.SupportsRedraw`): new
+        problems and responses from the same policy, on stream ``STREAM_REDRAW`` at ``(rollout, draw)``; no
+        counter moves."""
+        if self.rollouts == 0 or draw < 1:
+            raise ValueError(f"redraw({draw}) needs draw >= 1 after a rollout (rollouts so far: {self.rollouts})")
+        return self._draw(STREAM_REDRAW, (self.rollouts - 1) * 1_000_003 + draw)
+
+    def _draw(self, stream: int, counter: int) -> Rollout:
+        """The rollout of :meth:`rollout` drawn from RNG stream ``stream`` at ``counter``."""
         config = self.config
         P, G = config.num_prompts, config.group_size
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + STREAM_ROLLOUT) * 1_000_003 + self.rollouts)
-        chosen = torch.randint(len(self.train_problems), (P,), generator=generator).tolist()
-        prompt_ids, prompt_mask, drawn, verdicts = self._sample([self.train_problems[i] for i in chosen], G,
-                                                                STREAM_ROLLOUT, self.rollouts)
-        self.rollouts += 1
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + stream) * 1_000_003 + counter)
+        problems = [self.train_problems[i] for i in torch.randint(len(self.train_problems), (P,),
+                                                                  generator=generator).tolist()]
+        prompt_ids, prompt_mask, drawn, verdicts = self._sample(problems, G, stream, counter)
+        if self._off_policy is not None:
+            drawn, verdicts = self._demonstrate(problems, drawn, verdicts)
         correct = torch.tensor([v.correct for v in verdicts], dtype=torch.float32, device=self.device)
         well_formed = torch.tensor([v.well_formed for v in verdicts], dtype=torch.float32, device=self.device)
         rewards = shaped_reward(correct, well_formed.bool(), drawn.mask.sum(-1), config.max_new_tokens,
@@ -159,13 +181,32 @@ class HFBackend:
                           old_log_probs=torch.zeros_like(drawn.mask), sample_log_probs=drawn.log_probs,
                           prompts=prompt_ids, prompt_mask=prompt_mask,
                           answer=torch.tensor([answer_id(v.answer) for v in verdicts], device=self.device),
-                          extras={"correct": correct, "well_formed": well_formed})
+                          off_policy=self._off_policy, extras={"correct": correct, "well_formed": well_formed})
         with torch.no_grad():
             rollout.old_log_probs = drawn.log_probs if config.old_log_probs == "sampler" else \
                 self.score(rollout, "none").log_probs
+            if self._off_policy is not None:
+                rollout.old_log_probs = rollout.old_log_probs.masked_fill(self._off_policy.unsqueeze(-1), 0.0)
             if config.use_reference:
                 rollout.ref_log_probs = self._reference_log_probs(rollout)
         return rollout
+
+    def _demonstrate(self, problems: list[TextProblem], drawn: Sample, verdicts: list[Verdict]
+                     ) -> tuple[Sample, list[Verdict]]:
+        """``drawn`` and ``verdicts`` with each group's demonstration rows (``self._off_policy``) replaced by the
+        problem's reference answer and EOS (cut at ``max_new_tokens``), verified; their log-probs 0."""
+        G = self.config.group_size
+        rows = self._off_policy.nonzero().flatten()
+        shown = [problems[row // G] for row in rows.tolist()]
+        tokens, mask = encode_answers(self.tokenizer, [problem.answer for problem in shown], drawn.tokens.shape[1],
+                                      self.device)
+        verdicts = list(verdicts)
+        for row, problem, text in zip(rows.tolist(), shown, decode_responses(self.tokenizer, tokens, mask),
+                                      strict=True):
+            verdicts[row] = self.task.verify(problem, text)
+        return replace(drawn, tokens=drawn.tokens.index_copy(0, rows, tokens),
+                       mask=drawn.mask.index_copy(0, rows, mask.to(drawn.mask.dtype)),
+                       log_probs=drawn.log_probs.index_fill(0, rows, 0.0)), verdicts
 
     # ------------------------------------------------------------ scoring
     def _token_stats(self, model: torch.nn.Module, rollout: Rollout, entropy: str

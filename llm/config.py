@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from entropic.protocol import demonstrations_per_group
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
 ENTROPY_ESTIMATORS = ("exact", "sampled", "topk")
@@ -63,6 +65,11 @@ class HFConfig:
         P, prompts per rollout. Default 16.
     group_size : int
         G, responses per prompt (verl ``rollout.n``). Default 8.
+    off_policy_share : float
+        LUFFY's off-policy guidance: the share of each group's G responses replaced by the problem's
+        reference answer (the task's ``TextProblem.answer``, followed by EOS and cut at ``max_new_tokens``),
+        a demonstration (``Rollout.off_policy``) verified like a sample, ``round(share * G)`` of them. Range
+        ``[0, 1]``, default 0 (none; the ``luffy`` method preset sets 0.125, one of 8).
     max_new_tokens : int
         Response tokens generated at most (the end-of-sequence token included). Default 8.
     temperature : float
@@ -148,6 +155,7 @@ class HFConfig:
     chat_template: bool = True
     num_prompts: int = 16
     group_size: int = 8
+    off_policy_share: float = 0.0
     max_new_tokens: int = 8
     temperature: float = 1.0
     top_p: float = 1.0
@@ -204,6 +212,7 @@ class HFConfig:
             value = getattr(self, name)
             _require(name, math.isfinite(value) and value > 0, "a finite number > 0", value)
         _require("top_p", 0.0 < self.top_p <= 1.0, "in (0, 1]", self.top_p)
+        demonstrations_per_group(self.off_policy_share, self.group_size, "backend")
         _require("old_log_probs", self.old_log_probs in OLD_LOG_PROBS, f"one of {list(OLD_LOG_PROBS)}",
                  self.old_log_probs)
         _require("old_log_probs", self.old_log_probs == "recompute" or self.top_p == 1.0,

@@ -31,7 +31,8 @@ from entropic.cli.train import train
 from entropic.control import Control
 from entropic.controllers import ACTUATORS
 from entropic.experiment import build_trainer
-from entropic.loop import Trainer
+from entropic.group_filter import FilterGroupsConfig
+from entropic.loop import Trainer, TrainerConfig
 from entropic.objectives.registry import MODIFIERS, TERMS
 from entropic.tuning.design import cli as design_cli
 from entropic.tuning.study import cli as tune_cli
@@ -349,7 +350,7 @@ def _train_backend_cases(rng: random.Random) -> Iterator[Case]:
 
 
 def _train_method_knob_cases(rng: random.Random) -> Iterator[Case]:
-    """SEED-GRPO's and STEER's config knobs (drawn last: the other generators' values stay as they were)."""
+    """SEED-GRPO's, STEER's and LUFFY's config knobs (drawn last: the other generators' values stay as they were)."""
     yield from _cases("advantage.seed_alpha", "advantage.seed_alpha", _real_field(rng, 0.0, 1.0))
     yield from _cases("advantage.seed_alpha", "advantage.seed_alpha",
                       _some(rng, [_below(rng, 0.0), math.inf, math.nan, _word(rng)], 2),
@@ -359,13 +360,32 @@ def _train_method_knob_cases(rng: random.Random) -> Iterator[Case]:
                       _some(rng, [0.0, _below(rng, 0.0), math.nan, math.inf, _word(rng)], 3))
     yield from _cases("objective.steer_weight_min", "objective.steer_weight_min",
                       _real_field(rng, 0.0, 1.0, open_low=True))
+    # LUFFY's share of demonstrations (a backend field; Control's off_policy_gamma is among the control cases)
+    yield from _cases("off_policy_share", "backend.off_policy_share", _real_field(rng, 0.0, 1.0))
+    yield from _cases("off_policy_share", "backend.off_policy_share", [round(rng.uniform(0.001, 0.06), 3)])
+    yield Case("off_policy_share", ("backend.mode=exact", "backend.off_policy_share=0.5"))
+
+
+def _train_filter_cases(rng: random.Random) -> Iterator[Case]:
+    """Dynamic sampling, ``trainer.filter_groups`` (drawn after the others: their values stay as they were)."""
+    path = "trainer.filter_groups"
+    yield from _cases(f"{path}.enable", f"{path}.enable", _some(rng, [_word(rng), [True, False]], 1))
+    for name in ("rule", "metric"):
+        yield from _cases(f"{path}.{name}", f"{path}.{name}", _choice_field(rng))
+    for name in ("low", "high"):
+        yield from _cases(f"{path}.{name}", f"{path}.{name}", _real_field(rng, None, None))
+    yield Case(f"{path}.low", (f"{path}.enable=true", f"{path}.rule=range", f"{path}.low=0.9", f"{path}.high=0.1"))
+    yield from _cases(f"{path}.max_num_gen_batches", f"{path}.max_num_gen_batches", _int_field(rng, 1),
+                      f"{path}.enable=true")
+    word = _word(rng)
+    yield Case(word, (f"+{path}.{word}={rng.randint(1, 9)}",))
 
 
 def _train_cases() -> list[Case]:
     rng = random.Random(0)
     return _unique(case for generate in (_train_run_cases, _train_trainer_cases, _train_objective_cases,
                                          _train_advantage_cases, _train_control_cases, _train_controller_cases,
-                                         _train_backend_cases, _train_method_knob_cases)
+                                         _train_backend_cases, _train_method_knob_cases, _train_filter_cases)
                    for case in generate(rng))
 
 
@@ -657,4 +677,8 @@ def test_case_counts() -> None:
               "laws": len(LAWS_CASES)}
     assert sum(counts.values()) >= 300, counts
     assert all(count > 0 for count in counts.values()), counts
+    # every field of the trainer, the dynamic-sampling section included, is spoiled by some case
+    fields = {f"trainer.{f.name}" for f in dataclasses.fields(TrainerConfig) if f.name != "filter_groups"}
+    fields |= {f"trainer.filter_groups.{f.name}" for f in dataclasses.fields(FilterGroupsConfig)}
+    assert fields <= {case.field for case in TRAIN_CASES}, fields - {case.field for case in TRAIN_CASES}
 

@@ -14,6 +14,10 @@ Log-probs and entropy are those of the sampling distribution, ``softmax(logits /
 identical to what ``score`` computes on the same rows, ``sample_log_probs`` what the sampler saw
 (equal up to rounding: it ran with a key/value cache), ``ref_log_probs`` the reference model's (the
 warm start, or the policy at the last :meth:`ToyLMBackend.reset_reference`).
+
+With ``off_policy_share`` the first ``round(share * G)`` responses of each group are demonstrations
+(LUFFY): the problem's verified solution from the training set, scored and verified like a sample,
+with ``old_log_probs`` and ``sample_log_probs`` 0 (the demonstrator's ``pi_phi = 1``).
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from typing import Any
 import torch
 
 from entropic.metrics import entropy_from_logits, pass_at_k, pass_at_k_from_probability
-from entropic.protocol import Rollout, TokenStats, check_entropy_mode
+from entropic.protocol import Rollout, TokenStats, check_entropy_mode, demonstrations_per_group
 from entropic.sims.optim import SGD, Adam, backward_per_run, step_per_run
-from entropic.sims.rng import uniform
+from entropic.sims.rng import redraw_counter, uniform
 from entropic.sims.runs import PerRunLearningRate, run_seeds
 from entropic.sims.toy_lm.config import ToyLMConfig
 from entropic.sims.toy_lm.model import Params, generate, response_logits, stack_runs
@@ -89,6 +93,10 @@ class ToyLMBackend(PerRunLearningRate):
         self.rollout_count = 0
         self.step_count = 0
         self._response_stats: dict[str, torch.Tensor] = {}
+        demonstrations = demonstrations_per_group(config.off_policy_share, config.group_size, "ToyLMConfig")
+        self._off_policy = torch.arange(config.num_prompts * config.group_size) % config.group_size < demonstrations
+        self._solutions = torch.full((len(self.train_set), config.max_response_len), PAD, dtype=torch.long)
+        self._solutions[:, :self.train_set.answers.shape[1]] = self.train_set.answers  # [n, T]: answer, <eos>, pad
 
     def _token_stats(self, params: Params, prompts: torch.Tensor, tokens: torch.Tensor,
                      entropy: str) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -116,44 +124,71 @@ class ToyLMBackend(PerRunLearningRate):
             max_response_len``, right-padded; log-probs 0 on padding), ``rewards [B]`` (verifier 0/1 with
             format and overlong shaping), ``group``, ``run [B]``, ``prompts [B, T_prompt]`` with
             ``prompt_mask`` (all ones: prompts of a task have one length), ``answer [B]`` (the id of each
-            parsed answer, -1 for none), ``extras``: ``correct`` and ``well_formed`` (0/1), ``problem``
-            (training-set index).
+            parsed answer, -1 for none), ``off_policy [B]`` with ``off_policy_share`` (demonstrations), ``extras``:
+            ``correct`` and ``well_formed`` (0/1), ``problem`` (training-set index). The ``response/*`` metrics
+            of :meth:`step` are the samples' (demonstrations left out).
         """
+        counter = self.rollout_count
+        self.rollout_count += 1
+        return self._draw(counter)
+
+    def redraw(self, draw: int) -> Rollout:
+        """Draw ``draw`` (``>= 1``) of the last rollout's step (:class:`~entropic.protocol.SupportsRedraw`): new
+        problems and responses from the same policy, on the RNG counter :func:`~entropic.sims.rng.redraw_counter`.
+        No counter moves, and the ``response/*`` metrics of :meth:`step` stay those of the step's first rollout."""
+        if self.rollout_count == 0 or draw < 1:
+            raise ValueError(f"redraw({draw}) needs draw >= 1 after a rollout (rollouts so far: {self.rollout_count})")
+        first = self._response_stats
+        try:
+            return self._draw(redraw_counter(self.rollout_count - 1, draw))
+        finally:
+            self._response_stats = first
+
+    def _draw(self, counter: int) -> Rollout:
+        """The rollout of :meth:`rollout` drawn on RNG counter ``counter`` (its ``response/*`` metrics kept)."""
         config, R = self.config, self.num_runs
         P, G, T = config.num_prompts, config.group_size, config.max_response_len
-        N, counter = P * G, self.rollout_count
-        self.rollout_count += 1
+        N = P * G
         draws = uniform(self.seeds, counter, STREAM_PROMPT, P, torch.float64)  # [R, P]
         problem = (draws * len(self.train_set)).long().clamp_(max=len(self.train_set) - 1)
         problem = problem.repeat_interleave(G, dim=1)  # [R, N]
         prompts = self.train_set.prompts[problem]  # [R, N, T_prompt]
         u = uniform(self.seeds, counter, STREAM_SAMPLE, N * T, self.dtype).view(R, N, T)
         sample = generate(self.params, prompts, T, config.n_head, config.temperature, u)
-        mask = sample.mask.to(self.dtype)
+        off = self._off_policy.unsqueeze(-1)  # [N, 1]: demonstration rows of every run
+        solutions = self._solutions[problem]  # [R, N, T]
+        tokens = torch.where(off, solutions, sample.tokens)  # [R, N, T]
+        valid = torch.where(off, solutions != PAD, sample.mask)
+        mask = valid.to(self.dtype)
         with torch.no_grad():
-            old_log_probs = self._token_stats(self.params, prompts, sample.tokens, "none")[0] * mask
+            old_log_probs = (self._token_stats(self.params, prompts, tokens, "none")[0] * mask).masked_fill(off, 0.0)
             ref_log_probs = None if self.reference is None else \
-                (self._token_stats(self.reference, prompts, sample.tokens, "none")[0] * mask).view(R * N, T)
+                (self._token_stats(self.reference, prompts, tokens, "none")[0] * mask).view(R * N, T)
         B = R * N
-        tokens = sample.tokens.view(B, T)
-        correct, well_formed, answer = verify_batch(self.task, self.train_set, problem.view(B), tokens)
+        correct, well_formed, answer = verify_batch(self.task, self.train_set, problem.view(B), tokens.view(B, T))
         lengths = mask.view(B, T).sum(-1)
         rewards = shaped_reward(correct, well_formed, lengths, T, config.format_penalty, config.overlong_buffer_len,
                                 config.overlong_penalty_factor)
         run = torch.arange(R).repeat_interleave(N)
         group = run * P + torch.arange(P).repeat_interleave(G).repeat(R)  # unique across runs
+        samples = (~self._off_policy).to(self.dtype)  # [N]: the response/* metrics are the policy's own samples'
+
+        def sample_mean(values: torch.Tensor) -> torch.Tensor:
+            return (values.view(R, N).to(self.dtype) * samples).sum(-1) / samples.sum().clamp(min=1.0)
+
         self._response_stats = {
-            "response/length_mean": lengths.view(R, N).mean(-1),
-            "response/clip_frac": (~((sample.tokens == EOS) & sample.mask).any(-1)).to(self.dtype).mean(-1),
-            "response/accuracy": correct.view(R, N).to(self.dtype).mean(-1),
-            "response/format_ok": well_formed.view(R, N).to(self.dtype).mean(-1),
+            "response/length_mean": sample_mean(lengths),
+            "response/clip_frac": sample_mean(~((tokens == EOS) & valid).any(-1)),
+            "response/accuracy": sample_mean(correct),
+            "response/format_ok": sample_mean(well_formed),
         }
-        return Rollout(tokens=tokens, mask=mask.view(B, T), rewards=rewards, group=group,
+        return Rollout(tokens=tokens.view(B, T), mask=mask.view(B, T), rewards=rewards, group=group,
                        old_log_probs=old_log_probs.view(B, T), ref_log_probs=ref_log_probs,
-                       sample_log_probs=sample.log_probs.view(B, T), run=run, num_runs=R,
+                       sample_log_probs=sample.log_probs.masked_fill(off, 0.0).view(B, T), run=run, num_runs=R,
                        prompts=prompts.view(B, -1), prompt_mask=torch.ones(B, prompts.shape[-1], dtype=self.dtype),
-                       answer=answer, extras={"correct": correct.to(self.dtype),
-                                              "well_formed": well_formed.to(self.dtype), "problem": problem.view(B)})
+                       answer=answer, off_policy=self._off_policy.repeat(R) if self._off_policy.any() else None,
+                       extras={"correct": correct.to(self.dtype), "well_formed": well_formed.to(self.dtype),
+                               "problem": problem.view(B)})
 
     def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs (and entropy) of ``rollout``'s tokens under the current parameters, with grad.

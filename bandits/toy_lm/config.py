@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from entropic.cache import cache_dir
+from entropic.protocol import demonstrations_per_group
 from entropic.sims.toy_lm.tasks import TASKS, VOCAB, Task
 
 OPTIMIZERS = ("sgd", "adam")
@@ -43,6 +44,10 @@ class ToyLMConfig:
         P, prompts per rollout and run. Range ``>= 1``, default 16.
     group_size : int
         G, responses per prompt (verl ``rollout.n``). Range ``>= 1``, default 8.
+    off_policy_share : float
+        LUFFY's off-policy guidance: the share of each group's G responses replaced by the problem's
+        verified solution, a demonstration (``Rollout.off_policy``), ``round(share * G)`` of them. Range
+        ``[0, 1]``, default 0 (none; the ``luffy`` method preset sets 0.125, one of 8).
     format_penalty : float
         Subtracted from the reward of a malformed response (no ``<eos>``, unparsable). Range ``>= 0``,
         default 0 (reward is the verifier's 0/1).
@@ -112,6 +117,7 @@ class ToyLMConfig:
     temperature: float = 1.0
     num_prompts: int = 16
     group_size: int = 8
+    off_policy_share: float = 0.0
     format_penalty: float = 0.0
     overlong_buffer_len: int = 0
     overlong_penalty_factor: float = 1.0
@@ -152,6 +158,7 @@ class ToyLMConfig:
                      "num_eval_problems", "eval_samples", "pretrain_steps", "pretrain_batch_size",
                      "pretrain_eval_every"):
             _require(name, getattr(self, name) >= 1, ">= 1", getattr(self, name))
+        demonstrations_per_group(self.off_policy_share, self.group_size, "ToyLMConfig")
         _require("n_embd", self.n_embd % self.n_head == 0, f"divisible by n_head={self.n_head}", self.n_embd)
         for name in ("temperature", "lr", "adam_eps", "pretrain_lr"):
             _require(name, getattr(self, name) > 0.0, "> 0", getattr(self, name))

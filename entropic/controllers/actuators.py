@@ -115,6 +115,8 @@ _SINGLE: dict[str, tuple[int, float | None, str]] = {
     "high_prob_thresh": (0, None, "EntroPIC p_hi: no declared effect on entropy"),
     "off_policy_mask_threshold": (+1, None, "DeepSeek-V3.2 OPSM delta: a lower delta drops more negative samples "
                                             "and lowers entropy (hypothesis); set actuator.bias, the default is inf"),
+    "off_policy_gamma": (-1, None, "LUFFY shaping gamma: a larger gamma weights rare demonstration tokens less and "
+                                   "lowers entropy (the paper's argument for a small gamma; hypothesis)"),
 }
 if set(_SINGLE) != set(control_fields()):
     raise RuntimeError(f"actuator table out of date: {sorted(set(control_fields()) ^ set(_SINGLE))}")

@@ -1,4 +1,5 @@
-"""Verdict rules of the claims of single published methods against GRPO (claims 15-16: SEED-GRPO, STEER).
+"""Verdict rules of the claims of single published methods against GRPO (claims 15-19: SEED-GRPO, STEER, LUFFY,
+Positive-Advantage Reweighting, DAPO's dynamic sampling against DAPO).
 
 Same contract as :mod:`entropic.laws.checks_learning`: ``evaluate_*(runs) -> ClaimResult``. Each
 claim runs GRPO and the method on the same seeds, so every statistic is a per-seed difference or
@@ -12,6 +13,7 @@ import numpy as np
 from entropic.laws import figures
 from entropic.laws.checks_learning import final_mean
 from entropic.laws.percentiles import bucket_key
+from entropic.laws.records import RunRecords
 from entropic.laws.runner import ArmRun
 from entropic.laws.verdict import ClaimResult, check
 
@@ -21,6 +23,14 @@ CERTAIN, UNCERTAIN = "laws/entropy/bucket0", "laws/entropy/bucket3"
 """Mean entropy of the batch's most certain and most uncertain quarter of prompts (laws sensors, 4 buckets)."""
 TAIL_QUANTILE, BAND_QUANTILE = 0.95, 0.90
 """STEER: the large changes are the 95th percentile of |dH|; the band is GRPO's 90th percentile."""
+SECOND_HALF = 0.5
+"""LUFFY keeps entropy above GRPO's over the second half of the run, once GRPO's has collapsed."""
+PAR_WEIGHTS = (1.0, 0.5, 0.25)
+"""Positive-Advantage Reweighting's lambda (``control.pos_weight``) in the variants of its claim; 1 is GRPO."""
+EVAL_ENTROPY = "eval/entropy"
+"""Dynamic sampling is judged on the whole policy's exact entropy (evaluated every step), not the kept batch's."""
+MATCHED_PASS = (0.5, 0.7, 0.9)
+"""pass@1 levels at which dynamic sampling's entropy is compared with DAPO's (information, not a check)."""
 
 
 def evaluate_seed_grpo(runs: dict[str, ArmRun]) -> ClaimResult:
@@ -86,4 +96,111 @@ def evaluate_steer(runs: dict[str, ArmRun]) -> ClaimResult:
                       {"GRPO": grpo, "STEER": steer}, "entropy/delta"),
         figures.bands("steer_entropy", "Entropy: GRPO vs STEER", "mean token entropy (nats)",
                       {"GRPO": grpo, "STEER": steer}, "entropy/mean")]
+    return result
+
+
+def evaluate_luffy(runs: dict[str, ArmRun]) -> ClaimResult:
+    """Claim 17: LUFFY's off-policy guidance keeps entropy above on-policy GRPO's, without losing accuracy."""
+    grpo, luffy = runs["grpo"].of("main"), runs["luffy"].of("main")
+    result = ClaimResult(checks=[
+        check("entropy_above_grpo", "second half of the run: mean token entropy, LUFFY minus GRPO (nats, same seed)",
+              luffy.window("entropy/mean", SECOND_HALF) - grpo.window("entropy/mean", SECOND_HALF), ">", 0.0),
+        check("final_entropy_above_grpo", "last 5% of the steps: mean token entropy, LUFFY minus GRPO (nats)",
+              final_mean(luffy) - final_mean(grpo), ">", 0.0),
+        check("accuracy_kept", "final exact pass@1, LUFFY minus GRPO",
+              luffy.final("eval/pass@1") - grpo.final("eval/pass@1"), ">", -0.05),
+    ])
+    result.info = {"final_entropy": {"grpo": float(np.nanmean(final_mean(grpo))),
+                                     "luffy": float(np.nanmean(final_mean(luffy)))},
+                   "final_pass@1": {"grpo": float(np.nanmean(grpo.final("eval/pass@1"))),
+                                    "luffy": float(np.nanmean(luffy.final("eval/pass@1")))},
+                   "correct_entropy_difference": float(np.nanmean(luffy.final("eval/correct_entropy")
+                                                                  - grpo.final("eval/correct_entropy"))),
+                   "pass@256_difference": float(np.nanmean(luffy.final("eval/pass@256")
+                                                           - grpo.final("eval/pass@256"))),
+                   "demonstration_token_prob_last_5%": float(np.nanmean(final_mean(luffy, "actor/off_policy_prob")))}
+    result.figures = [
+        figures.bands("luffy_entropy", "Entropy: on-policy GRPO vs LUFFY", "mean token entropy (nats)",
+                      {"GRPO": grpo, "LUFFY": luffy}, "entropy/mean"),
+        figures.bands("luffy_pass_at_1", "Exact pass@1: on-policy GRPO vs LUFFY", "pass@1",
+                      {"GRPO": grpo, "LUFFY": luffy}, "eval/pass@1")]
+    return result
+
+
+def evaluate_par(runs: dict[str, ArmRun]) -> ClaimResult:
+    """Claim 18: down-weighting positive-advantage tokens keeps entropy higher, the more the smaller the weight."""
+    arm = runs["main"]
+    grpo, half, quarter = (arm.of(f"lambda={weight:g}") for weight in PAR_WEIGHTS)
+    result = ClaimResult(checks=[
+        check("reweighting_keeps_entropy", "last 5% of the steps: mean token entropy, lambda 0.5 minus lambda 1 "
+              "(GRPO; nats, same seed)", final_mean(half) - final_mean(grpo), ">", 0.0),
+        check("entropy_regulated_by_lambda", "the same, lambda 0.25 minus lambda 0.5 (nats)",
+              final_mean(quarter) - final_mean(half), ">", 0.0),
+        check("performance_competitive", "final exact pass@1, lambda 0.5 minus lambda 1",
+              half.final("eval/pass@1") - grpo.final("eval/pass@1"), ">", -0.05),
+    ])
+    result.info = {"final_entropy": {f"lambda={w:g}": float(np.nanmean(final_mean(r)))
+                                     for w, r in zip(PAR_WEIGHTS, (grpo, half, quarter), strict=True)},
+                   "final_pass@1": {f"lambda={w:g}": float(np.nanmean(r.final("eval/pass@1")))
+                                    for w, r in zip(PAR_WEIGHTS, (grpo, half, quarter), strict=True)},
+                   "pass@256_difference_half": float(np.nanmean(half.final("eval/pass@256")
+                                                                - grpo.final("eval/pass@256")))}
+    result.figures = [figures.bands("par_entropy", "Entropy by the positive tokens' weight lambda",
+                                    "mean token entropy (nats)",
+                                    {f"lambda={w:g}": r for w, r in zip(PAR_WEIGHTS, (grpo, half, quarter),
+                                                                        strict=True)}, "entropy/mean")]
+    return result
+
+
+def _entropy_steps(records: RunRecords) -> np.ndarray:
+    """``[S - 1, R]``: the change of the policy's exact mean entropy from each evaluated step to the next (nats)."""
+    return np.diff(records[EVAL_ENTROPY], axis=0)
+
+
+def _entropy_at_pass(records: RunRecords, level: float) -> np.ndarray:
+    """``[R]``: the policy's exact entropy at the first step whose exact pass@1 reaches ``level`` (NaN: never)."""
+    entropy, success = records[EVAL_ENTROPY], records["eval/pass@1"]
+    reached = success >= level  # [S, R]
+    first = reached.argmax(0)
+    return np.where(reached.any(0), entropy[first, np.arange(entropy.shape[1])], np.nan)
+
+
+def evaluate_dynamic_sampling(runs: dict[str, ArmRun]) -> ClaimResult:
+    """Claim 19: DAPO's dynamic sampling keeps entropy stable next to plain DAPO, still learning."""
+    dapo, dynamic = runs["dapo"].of("main"), runs["dynamic"].of("main")
+    dapo_dh, dynamic_dh = _entropy_steps(dapo), _entropy_steps(dynamic)
+    result = ClaimResult(checks=[
+        check("entropy_kept_over_the_run", "mean over the run of the policy's exact entropy, dynamic sampling minus "
+              "DAPO (nats, same seed)", dynamic.window(EVAL_ENTROPY, 0.0) - dapo.window(EVAL_ENTROPY, 0.0), ">",
+              -0.05),
+        check("entropy_steps_not_larger", f"{TAIL_QUANTILE:.0%} quantile over steps of the per-step change |dH| of "
+              "that entropy, dynamic sampling / DAPO (same seed)",
+              _quantile(dynamic_dh, TAIL_QUANTILE) / _quantile(dapo_dh, TAIL_QUANTILE), "<", 1.0),
+        check("keeps_learning", "final exact pass@1 (last 5% of the steps), dynamic sampling minus DAPO",
+              final_mean(dynamic, "eval/pass@1") - final_mean(dapo, "eval/pass@1"), ">", -0.05),
+    ])
+    arms = {"dapo": dapo, "dynamic": dynamic, **({"minirl": runs["minirl"].of("main")} if "minirl" in runs else {})}
+    filtered = {name: arm for name, arm in arms.items() if "sampling/draws" in arm}
+
+    def per_arm(of: dict[str, RunRecords], statistic) -> dict[str, float]:
+        return {name: float(np.nanmean(statistic(arm))) for name, arm in of.items()}
+
+    result.info = {
+        "mean_entropy_over_the_run": per_arm(arms, lambda arm: arm.window(EVAL_ENTROPY, 0.0)),
+        "final_entropy": per_arm(arms, lambda arm: final_mean(arm, EVAL_ENTROPY)),
+        "final_pass@1": per_arm(arms, lambda arm: final_mean(arm, "eval/pass@1")),
+        "dH_95th_percentile": per_arm(arms, lambda arm: _quantile(_entropy_steps(arm), TAIL_QUANTILE)),
+        "mean_draws_per_step": per_arm(filtered, lambda arm: arm["sampling/draws"]),
+        "mean_kept_fraction": per_arm(filtered, lambda arm: arm["sampling/kept_fraction"]),
+        "share_of_steps_short": per_arm(filtered, lambda arm: arm["sampling/shortfall"] > 0),
+        "entropy_at_matched_pass@1_minus_dapo": {
+            f"pass@1={level:g}": per_arm(arms, lambda arm, level=level: _entropy_at_pass(arm, level)
+                                         - _entropy_at_pass(dapo, level)) for level in MATCHED_PASS},
+        "first_step_at_pass@1=0.9": per_arm(arms, lambda arm: (arm["eval/pass@1"] >= 0.9).argmax(0))}
+    names = {"dapo": "DAPO", "dynamic": "DAPO + dynamic sampling", "minirl": "MiniRL accuracy range"}
+    result.figures = [
+        figures.bands("dynamic_sampling_entropy", "Policy entropy: DAPO with and without dynamic sampling",
+                      "exact mean token entropy (nats)", {names[n]: arm for n, arm in arms.items()}, EVAL_ENTROPY),
+        figures.bands("dynamic_sampling_pass_at_1", "Exact pass@1: DAPO with and without dynamic sampling", "pass@1",
+                      {names[n]: arm for n, arm in arms.items()}, "eval/pass@1")]
     return result

@@ -143,6 +143,19 @@ CLAIMS: tuple[Claim, ...] = (
           (Arm("grpo", quick=("trainer.steps=300",)),
            Arm("steer", ("method=steer",), quick=("trainer.steps=300",))),
           methods.evaluate_steer),
+    Claim("luffy", "LUFFY's off-policy guidance keeps entropy above on-policy GRPO", "laws_luffy",
+          (Arm("grpo", quick=("trainer.steps=300",)),
+           Arm("luffy", ("method=luffy",), quick=("trainer.steps=300",))),
+          methods.evaluate_luffy),
+    Claim("par", "Positive-Advantage Reweighting keeps entropy higher the lower the positive weight", "laws_par",
+          (Arm("main", ablation("control.pos_weight", methods.PAR_WEIGHTS),
+               variants=tuple(f"lambda={w:g}" for w in methods.PAR_WEIGHTS), quick=("trainer.steps=300",)),),
+          methods.evaluate_par),
+    Claim("dynamic_sampling", "DAPO's dynamic sampling keeps entropy stable", "laws_dynamic_sampling",
+          (Arm("dapo", quick=("trainer.steps=300",)),
+           Arm("dynamic", ("method=dapo_dynamic",), quick=("trainer.steps=300",)),
+           Arm("minirl", ("method=minirl_filter",), quick=("trainer.steps=300",))),
+          methods.evaluate_dynamic_sampling),
 )
 
 

@@ -3,7 +3,16 @@
 Importing this package registers every built-in part. See :class:`Objective`.
 """
 
-from entropic.objectives import covariance, gspo, modifiers, ppo, reinforce, steer, terms  # noqa: F401  (registers)
+from entropic.objectives import (  # noqa: F401  (registers)
+    covariance,
+    gspo,
+    luffy,
+    modifiers,
+    ppo,
+    reinforce,
+    steer,
+    terms,
+)
 from entropic.objectives.aggregation import AGG_MODES, agg_loss
 from entropic.objectives.batch import PolicyBatch
 from entropic.objectives.config import ObjectiveConfig

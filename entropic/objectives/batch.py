@@ -41,6 +41,8 @@ class PolicyBatch:
     generators : list[torch.Generator], optional
         One RNG per run for randomised terms (Clip-Cov's token choice); seeded by the
         caller so a run's randomness does not depend on the other runs.
+    off_policy : BoolTensor [B], optional
+        Demonstration rows (``Rollout.off_policy``); ``None``: every row is on-policy.
     """
 
     log_probs: torch.Tensor
@@ -54,6 +56,7 @@ class PolicyBatch:
     ref_log_probs: torch.Tensor | None = None
     sample_log_probs: torch.Tensor | None = None
     generators: list[torch.Generator] | None = None
+    off_policy: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(self.log_probs.shape)
@@ -62,7 +65,7 @@ class PolicyBatch:
             if value is not None and tuple(value.shape) != shape:
                 raise ValueError(f"PolicyBatch.{name} must have shape {list(shape)} like log_probs, "
                                  f"got {list(value.shape)}")
-        for name in ("run", "weights"):
+        for name in ("run", "weights", "off_policy"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape[:1]:
                 raise ValueError(f"PolicyBatch.{name} must have shape [{shape[0]}], got {list(value.shape)}")
@@ -79,7 +82,7 @@ class PolicyBatch:
             mask=rollout.mask, run=rollout.run_ids(), num_runs=rollout.num_runs,
             weights=rollout.weights, entropy=stats.entropy,
             ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
-            generators=generators)
+            generators=generators, off_policy=rollout.off_policy)
 
     def select_valid(self, names: frozenset[str] | tuple[str, ...] = TOKEN_FIELDS) -> PolicyBatch:
         """This batch with the ``[B, T]`` value fields ``names`` passed through :func:`~entropic.reduce.select_valid`.

@@ -16,7 +16,8 @@ class ObjectiveConfig:
     ----------
     policy_loss : str
         Registered policy loss (verl ``policy_loss.loss_mode``): ``vanilla``, ``clip_cov``,
-        ``kl_cov``, ``gspo``, ``gpg``, ``reinforce``.
+        ``kl_cov``, ``gspo``, ``gpg``, ``reinforce``, ``luffy`` (PPO on samples, LUFFY's shaping on
+        demonstrations).
     loss_agg_mode : str
         verl ``loss_agg_mode``: ``token-mean`` (default), ``token-sum``, ``seq-mean-token-sum``,
         ``seq-mean-token-mean``, ``seq-mean-token-sum-norm``.

@@ -1,7 +1,8 @@
 """Token modifiers: weights ``[B, T]`` that multiply the per-token policy loss.
 
 - ``sample_weight``: ``pos_weight`` on ``A > 0`` tokens, ``neg_weight`` on ``A < 0`` tokens
-  (W-REINFORCE: ``pos_weight=0.1, neg_weight=1``; PSR-only / NSR-only: one weight 0). The
+  (W-REINFORCE: ``pos_weight=0.1, neg_weight=1``; PSR-only / NSR-only: one weight 0; Positive-Advantage
+  Reweighting, arXiv 2511.05993: ``pos_weight = lambda < 1``, ``neg_weight=1``, the ``par`` preset). The
   actuator of positive/negative reweighting controllers.
 - ``top_entropy``: keep only the top ``top_entropy_quantile`` share of each run's valid tokens
   by entropy ("Beyond the 80/20 Rule", TRL ``top_entropy_quantile``). Ties at the threshold

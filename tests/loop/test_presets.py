@@ -7,7 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
+from entropic.cli.train import train as entropic_train
 from entropic.experiment import build_trainer, validate
 from entropic.objectives import Objective
 
@@ -44,6 +46,44 @@ def test_seed_grpo_and_steer_presets_act_on_the_bandit(make_config, tmp_path: Pa
     assert 0 < float((params["seed_grpo"] - start).norm()) < float((params["grpo"] - start).norm())
     last = json.loads((tmp_path / "steer" / "metrics.jsonl").read_text().splitlines()[-1])
     assert 0.8 <= last["actor/steer_weight_mean"] < 1.0 and last["actor/steer_omega_max"] > 0
+
+
+def _logits_after(make_config, directory: Path, *overrides: str) -> torch.Tensor:
+    trainer = build_trainer(make_config(*overrides), directory)
+    trainer.fit(progress=False)
+    return trainer.backend.policy.params["logits"].detach()
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_par_and_luffy_presets_act_on_the_bandit(make_config, tmp_path: Path) -> None:
+    one = ("trainer.steps=1", "backend.dtype=float64")
+    start = build_trainer(make_config(*one), tmp_path / "start").backend.policy.params["logits"].detach()
+    moved = {weight: _logits_after(make_config, tmp_path / f"par_{weight}", "method=par", *one,
+                                   f"control.pos_weight={weight}") - start for weight in (0.0, 0.5, 1.0)}
+    # one SGD step is linear in the positive tokens' weight: lambda = 0.5 is halfway between NSR (0) and GRPO (1)
+    torch.testing.assert_close(moved[0.5], (moved[0.0] + moved[1.0]) / 2, rtol=1e-10, atol=1e-12)
+    grpo = _logits_after(make_config, tmp_path / "grpo", "method=grpo", *one) - start
+    torch.testing.assert_close(moved[1.0], grpo, rtol=0, atol=0)
+    luffy = build_trainer(make_config("method=luffy", "trainer.steps=2"), tmp_path / "luffy")
+    luffy.fit(progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "luffy" / "metrics.jsonl").read_text().splitlines()]
+    assert all(row["actor/off_policy_frac"] == 0.25 for row in rows)  # round(0.125 x 4) = 1 of 4 responses
+    assert all(0 < row["actor/off_policy_prob"] < 1 for row in rows)
+    assert [row["control/off_policy_gamma"] for row in rows] == pytest.approx([0.1, 0.1])
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+@pytest.mark.parametrize("method, rule", [("dapo_dynamic", "mixed"), ("minirl_filter", "range")])
+def test_dynamic_sampling_presets_run_through_entropic_train(method: str, rule: str, make_config,
+                                                             tmp_path: Path) -> None:
+    cfg = make_config(f"method={method}", "trainer.steps=3")
+    assert cfg.trainer.filter_groups.enable and cfg.trainer.filter_groups.rule == rule
+    summary = entropic_train(cfg, tmp_path)
+    assert math.isfinite(summary["final"]["actor/loss"])
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+        metrics = json.loads(line)
+        assert 1 <= metrics["sampling/draws"] <= 10 and 0 <= metrics["sampling/kept_fraction"] <= 1
+        assert 0 <= metrics["sampling/shortfall"] <= 8  # at most the 8 prompts of a step
 
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from toy_lm_steps import GRPO, train
 
 from entropic.advantages import AdvantageConfig
 from entropic.control import Control
+from entropic.group_filter import FilterGroupsConfig
+from entropic.loop import Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
 from entropic.sims.toy_lm import ToyLMBackend, ToyLMConfig
 
@@ -52,7 +56,46 @@ def test_run_alone_equals_run_among_8_with_seed_grpo_and_steer(tiny) -> None:
                        advantage=AdvantageConfig(adv_estimator="seed_grpo", seed_alpha=0.5))
 
 
+@pytest.mark.parametrize("method", ["luffy", "par"])
+def test_run_alone_equals_run_among_8_with_luffy_and_par(tiny, method: str) -> None:
+    if method == "luffy":  # demonstrations: each group's first quarter is the problem's solution
+        config, objective, control = tiny(off_policy_share=0.25), ObjectiveConfig(policy_loss="luffy"), Control()
+    else:
+        config, objective = tiny(), ObjectiveConfig(policy_loss="vanilla", modifiers=["sample_weight"])
+        control = Control(pos_weight=0.5)
+    _alone_and_batched(config, num_runs=8, position=6, steps=3, objective=Objective(objective), control=control)
+
+
 def test_run_alone_equals_run_among_8_on_two_threads(tiny) -> None:
     torch.set_num_threads(2)  # the autouse fixture restores the thread count afterwards
     _alone_and_batched(tiny(), num_runs=8, position=2, steps=2,
                        objective=Objective(ObjectiveConfig(policy_loss="vanilla")), control=Control())
+
+
+def _trained(config: ToyLMConfig, seeds: torch.Tensor, lr: torch.Tensor | float, trainer: TrainerConfig,
+             directory: Path) -> tuple[ToyLMBackend, list[dict[str, torch.Tensor]]]:
+    backend = ToyLMBackend(config, num_runs=len(seeds), seeds=seeds, lr=lr)
+    loop = Trainer(backend, Objective(ObjectiveConfig(policy_loss="vanilla")), GRPO, Control(), None, trainer,
+                   directory, seeds.tolist())
+    return backend, [loop.train_step() for _ in range(trainer.steps)]
+
+
+@pytest.mark.parametrize("filter_groups", [
+    FilterGroupsConfig(enable=True, metric="acc", max_num_gen_batches=3),
+    FilterGroupsConfig(enable=True, rule="range", metric="acc", low=0.25, high=0.5, max_num_gen_batches=3),
+], ids=["dapo", "minirl_range"])
+def test_run_alone_equals_run_among_6_with_dynamic_sampling(tiny, filter_groups: FilterGroupsConfig,
+                                                            tmp_path: Path) -> None:
+    config = tiny()
+    trainer = TrainerConfig(steps=3, eval_every=0, checkpoint_every=0, tensorboard=False, filter_groups=filter_groups,
+                            ppo_mini_batch_size=2)
+    seeds, position = torch.arange(6) * 31 + 5, 4
+    lr = config.lr * torch.linspace(0.5, 2.0, 6)
+    batched, batched_metrics = _trained(config, seeds, lr, trainer, tmp_path / "batched")
+    alone, alone_metrics = _trained(config, seeds[position:position + 1], float(lr[position]), trainer,
+                                    tmp_path / "alone")
+    for name, param in alone.params.items():
+        assert torch.equal(param[0], batched.params[name][position]), name
+    for step, (mine, ours) in enumerate(zip(alone_metrics, batched_metrics, strict=True)):
+        assert all(torch.equal(value[0], ours[name][position]) for name, value in mine.items()), step
+    assert any(len(set(m["sampling/draws"].tolist())) > 1 for m in batched_metrics)  # runs needed different draws

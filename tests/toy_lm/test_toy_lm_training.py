@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 from toy_lm_steps import train
 
+from entropic.cli.train import train as entropic_train
 from entropic.experiment import build_trainer
 from entropic.objectives import AGG_MODES
 from entropic.sims.toy_lm import ToyLMBackend
@@ -58,6 +59,19 @@ def test_every_objective_preset_trains_the_toy_lm(objective: str, tiny, warm_cac
 
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+@pytest.mark.parametrize("method", ["dapo_dynamic", "minirl_filter"])
+def test_dynamic_sampling_presets_run_the_toy_lm_through_entropic_train(method: str, tiny, warm_cache: Path,
+                                                                         tmp_path: Path) -> None:
+    summary = entropic_train(_config(tiny, warm_cache, f"method={method}", "trainer.steps=2"), tmp_path)
+    assert math.isfinite(summary["final"]["actor/loss"])
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+        metrics = json.loads(line)  # two runs: a value each
+        assert all(1 <= draws <= 10 for draws in metrics["sampling/draws"])
+        assert all(0 <= kept <= 1 for kept in metrics["sampling/kept_fraction"])
+        assert all(0 <= short <= tiny().num_prompts for short in metrics["sampling/shortfall"])
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize("controller", CONTROLLERS)
 def test_every_controller_preset_drives_the_toy_lm(controller: str, tiny, warm_cache: Path, tmp_path: Path) -> None:
     actuator = (CONFIGS / "controller" / f"{controller}.yaml").read_text().split("actuator:")[1].split()[1]
@@ -82,6 +96,21 @@ def test_seed_grpo_and_steer_presets_act_on_the_toy_lm(tiny, warm_cache: Path, t
     assert moved  # the semantic-entropy scale changed the update
     last = json.loads((tmp_path / "steer" / "metrics.jsonl").read_text().splitlines()[-1])
     assert all(0.8 <= weight < 1.0 for weight in last["actor/steer_weight_mean"])  # one per run
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_luffy_and_par_presets_act_on_the_toy_lm(tiny, warm_cache: Path, tmp_path: Path) -> None:
+    params, rows = {}, {}
+    for method in ("grpo", "luffy", "par"):
+        trainer = build_trainer(_config(tiny, warm_cache, f"method={method}", "trainer.steps=2"), tmp_path / method)
+        trainer.fit(progress=False)
+        params[method] = trainer.backend.params
+        rows[method] = [json.loads(line) for line in (tmp_path / method / "metrics.jsonl").read_text().splitlines()]
+    for method in ("luffy", "par"):  # each changes GRPO's update from the same start on the same seeds
+        assert any(not torch.equal(param, params["grpo"][name]) for name, param in params[method].items())
+    for row in rows["luffy"]:  # 1 solution in each group of 8 (round(0.125 x 8)): a share of the tokens
+        assert all(0 < share < 0.5 for share in row["actor/off_policy_frac"])
+    assert all(row["control/pos_weight"] == [0.5, 0.5] for row in rows["par"])
 
 
 def test_killed_run_resumes_to_the_same_trajectory(tiny, warm_cache: Path, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Studies of a method's own config fields (SEED-GRPO's alpha and scale, STEER's weight floor) run on the bandit."""
+"""Studies of a method's own knobs (SEED-GRPO's alpha and scale, STEER's weight floor, LUFFY's gamma, PAR's
+weight) run on the bandit."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ TINY = ["trainer.steps=6", "tune.n_trials=7", "tune.batch_size=4", "tune.seeds=1
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize(("preset", "params"), [("seed_grpo", {"advantage.seed_alpha", "advantage.seed_scaling"}),
-                                                ("steer", {"objective.steer_weight_min"})])
+                                                ("steer", {"objective.steer_weight_min"}),
+                                                ("luffy", {"control.off_policy_gamma"}),
+                                                ("par", {"control.pos_weight"})])
 def test_a_method_preset_study_samples_its_config_fields_into_each_trial(preset: str, params: set[str],
                                                                          tmp_path: Path) -> None:
     with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
