@@ -31,6 +31,14 @@ def goal(rung: dict[str, Any]) -> dict[str, float] | None:
     return {"error_ratio": error / tuned, "cost_ratio": costs["transferred"] / costs["tuned"]}
 
 
+def _plant(model: dict[str, Any]) -> str:
+    """The identified process model in words (an integrating plant's time constant is null in JSON)."""
+    if model.get("integrating"):
+        return f"integrating, {model['gain']:.4g} nats per step per unit knob, dead time {model['theta']:.3g} steps"
+    return (f"first order, gain {model['gain']:.4g} nats per unit knob, time constant {model['tau1']:.4g} steps, "
+            f"dead time {model['theta']:.3g} steps")
+
+
 def rung_table(rung: dict[str, Any]) -> str:
     """One row per candidate: mean over the held-out seeds of every target, and its cost."""
     targets = rung["targets"]
@@ -86,9 +94,8 @@ def write_report(summary: dict[str, Any], output_dir: str | Path, command: str) 
         op, model = rung["operating_point"], rung["process_model"]
         lines += [f"## {rung['name']} (`backend={rung['backend']}`)", "",
                   f"Setpoint {rung['setpoint']:.4g} nats; initial entropy {rung['initial_entropy']:.4g}; noise floor "
-                  f"{rung['noise_floor']:.3g} nats. Operating point: knob {op['knob']:.4g}; identified plant gain "
-                  f"{model['gain']:.4g}, time constant {model['tau1']:.4g} steps, dead time {model['theta']:.3g} "
-                  f"(held-out NRMSE {rung['identification_nrmse']:.3g})."
+                  f"{rung['noise_floor']:.3g} nats. Operating point: knob {op['knob']:.4g}; identified plant "
+                  f"{_plant(model)} (held-out NRMSE {rung['identification_nrmse']:.3g})."
                   + (f" Runaway at knob {op['runaway']:.4g}: the limits stop there."
                      if op.get("runaway") is not None else ""), ""]
         if rung["mapping"]:

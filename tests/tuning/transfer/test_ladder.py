@@ -118,3 +118,11 @@ def test_an_integrating_plant_read_back_from_its_stage_record_keeps_its_infinite
 
     plant = _process({"process_model": {"gain": 0.031, "tau1": None, "theta": 3.5, "tau2": 0.0, "integrating": True}})
     assert plant.integrating and math.isinf(plant.tau1) and plant.gain == 0.031
+
+
+def test_the_report_names_an_integrating_plant_by_its_rate() -> None:
+    from entropic.tuning.transfer.report import _plant
+
+    assert _plant({"gain": 0.031, "tau1": None, "theta": 3.5, "integrating": True}).startswith(
+        "integrating, 0.031 nats per step per unit knob")
+    assert "time constant 142.6 steps" in _plant({"gain": 4.355, "tau1": 142.6, "theta": 0.5, "integrating": False})
