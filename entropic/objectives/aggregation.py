@@ -24,10 +24,19 @@ the raw count). Entries outside the mask are selected away, not multiplied by 0:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from entropic.reduce import apply_mask, masked_count_per_run, row_sum, safe_divide, select_valid, sum_per_run
+from entropic._memo import memo
+from entropic.reduce import (
+    apply_mask,
+    gather_runs,
+    masked_count_per_run,
+    row_sum,
+    select_valid,
+    sum_per_run,
+)
 
 AGG_MODES = ("token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 
@@ -79,39 +88,125 @@ def linear_agg_loss(log_probs: torch.Tensor, pg_weight: torch.Tensor, mask: torc
                     weights: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`agg_loss` of the token loss ``-pg_weight * log_probs`` without building it: ``[R]``.
 
-    Each row's masked sum is one weighted row sum of ``log_probs`` (:class:`_RowDot`), whose backward
-    is a single multiply by ``pg_weight * mask``; the arguments after ``pg_weight`` are
-    :func:`agg_loss`'s. Padding guards itself: the gradient is ``g * pg_weight * mask``, 0 on padding
-    whenever ``pg_weight`` is finite there, and a non-finite value there makes the result non-finite;
-    only then are both inputs selected and the sum taken again.
+    The loss is linear in ``log_probs``: ``loss_r = sum_{b in r, t} log_probs * G`` with
+    ``G = -pg_weight * mask * row_scale`` (:func:`row_scale`), its gradient, formed in the forward
+    pass in one multiply; the backward returns ``G`` itself (no pass over the tokens) when every run's
+    output gradient is 1, as under ``loss.sum().backward()``. The arguments after ``pg_weight`` are
+    :func:`agg_loss`'s. Padding guards itself: ``G`` is 0 on padding whenever ``pg_weight`` is finite
+    there, and a non-finite value there makes the result non-finite; only then are both inputs
+    selected and the sum taken again.
     """
     check_agg_mode(mode)
-    loss = _linear_rows(log_probs, pg_weight, mask, mode, run, num_runs, loss_scale_factor, weights)
+    if run is None:
+        run = torch.zeros(mask.shape[0], dtype=torch.long, device=mask.device)
+    loss = _linear_loss(log_probs, pg_weight, mask, mode, run, num_runs, loss_scale_factor, weights)
     if loss.device.type == "cpu" and math.isfinite(float(loss.detach().sum())):
         return loss
-    return _linear_rows(select_valid(log_probs, mask), select_valid(pg_weight, mask), mask, mode, run, num_runs,
+    return _linear_loss(select_valid(log_probs, mask), select_valid(pg_weight, mask), mask, mode, run, num_runs,
                         loss_scale_factor, weights)
 
 
-def _linear_rows(log_probs: torch.Tensor, pg_weight: torch.Tensor, mask: torch.Tensor, mode: str,
-                 run: torch.Tensor | None, num_runs: int, loss_scale_factor: float | None,
+def _linear_loss(log_probs: torch.Tensor, pg_weight: torch.Tensor, mask: torch.Tensor, mode: str,
+                 run: torch.Tensor, num_runs: int, loss_scale_factor: float | None,
                  weights: torch.Tensor | None) -> torch.Tensor:
-    token_sum = _RowDot.apply(log_probs, apply_mask(pg_weight.detach(), mask)).neg()  # [B]
-    return aggregate_rows(token_sum, mask, mode, run, num_runs, loss_scale_factor, weights)
+    depends = (run,) if weights is None else (run, weights)
+    scale = memo(mask, f"linear_scale/{mode}/{num_runs}/{loss_scale_factor}", depends,
+                 lambda: _row_scale(mask, mode, run, num_runs, loss_scale_factor, weights))
+    return _Linear.apply(log_probs, _LinearInputs(pg_weight.detach(), mask, scale, run, num_runs))
 
 
-class _RowDot(torch.autograd.Function):
-    """``sum_t x[b, t] * c[b, t]`` ``[B]`` for a detached ``c``; the gradient w.r.t. ``x`` is ``g[b] * c``."""
+def _row_scale(mask: torch.Tensor, mode: str, run: torch.Tensor, num_runs: int, loss_scale_factor: float | None,
+               weights: torch.Tensor | None) -> float | torch.Tensor:
+    """The weight of each row's token sum in its run's loss: ``f_b / d_run(b)`` ``[B]``, or one float
+    when every row has the same (one run, no row factor)."""
+    factor, denominator = normaliser(mask, mode, run, num_runs, loss_scale_factor, weights)
+    if factor is None and num_runs == 1:
+        return 1.0 if denominator is None else float(denominator.reciprocal())
+    if factor is None:
+        factor = torch.ones(mask.shape[0], dtype=mask.dtype, device=mask.device)
+    return factor if denominator is None else factor / gather_runs(denominator, run)
+
+
+def _linear_gradient(pg_weight: torch.Tensor, mask: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
+    """``G = -pg_weight * mask * scale`` ``[B, T]`` for one scale (a single pass) or a scale per row ``[B]``.
+
+    Both forms give the same bits on valid tokens (the mask is 0/1), so a run alone and in a batch agree.
+    """
+    if isinstance(scale, float):
+        return torch.addcmul(pg_weight.new_zeros(()), pg_weight, mask, value=-scale)
+    return torch.mul(pg_weight, mask).mul_(scale.neg().unsqueeze(-1))
+
+
+@dataclass
+class _LinearInputs:
+    """What :class:`_Linear` needs besides ``x``, in one argument (``Function.apply`` pays per argument).
+
+    ``grad`` holds ``G`` from the forward pass until the first backward takes it.
+    """
+
+    pg_weight: torch.Tensor
+    mask: torch.Tensor
+    scale: float | torch.Tensor
+    run: torch.Tensor
+    num_runs: int
+    grad: torch.Tensor | None = None
+
+
+class _Linear(torch.autograd.Function):
+    """``loss_r = sum_{b in r, t} x[b, t] * G[b, t]`` ``[R]``, ``G`` from :func:`_linear_gradient`.
+
+    The gradient w.r.t. ``x`` is ``g[run] * G``. The first backward with ``g`` 1 for every run hands
+    ``G`` over without a copy (autograd takes it as ``x.grad``); a later one (``retain_graph``) or
+    another ``g`` rebuilds it from the inputs.
+    """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(c)
-        return torch.linalg.vecdot(x, c)
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, inputs: _LinearInputs) -> torch.Tensor:
+        inputs.grad = _linear_gradient(inputs.pg_weight, inputs.mask, inputs.scale)
+        ctx.inputs = inputs  # detached inputs, none of them an output: no reference cycle
+        return sum_per_run(torch.linalg.vecdot(x, inputs.grad), inputs.run, inputs.num_runs)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (c,) = ctx.saved_tensors
-        return grad.unsqueeze(-1) * c, None
+    def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+        inputs = ctx.inputs
+        grad, inputs.grad = inputs.grad, None
+        if grad is None:
+            grad = _linear_gradient(inputs.pg_weight, inputs.mask, inputs.scale)
+        if not (g.numpy() == 1).all() if g.device.type == "cpu" else not bool((g == 1).all()):
+            grad = grad * gather_runs(g, inputs.run).unsqueeze(-1)
+        return grad, None
+
+
+def normaliser(mask: torch.Tensor, mode: str, run: torch.Tensor, num_runs: int = 1,
+               loss_scale_factor: float | None = None,
+               weights: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """How every mode weighs the rows' masked token sums: ``loss_r = sum_{b in r} f_b token_sum_b / d_r``.
+
+    Returns
+    -------
+    factor : FloatTensor [B] or None
+        ``f``: the row weight, divided by ``L_b + 1e-8`` for ``seq-mean-token-mean``; ``None`` for 1.
+    denominator : FloatTensor [R] or None
+        ``d``: the run's tokens (``token-mean``), non-empty sequences (``seq-mean-*``, times
+        ``loss_scale_factor or T`` for ``-norm``), each weighted; a run with none gets 1 (its loss
+        is 0, not NaN). ``None`` for 1 (``token-sum``).
+    """
+    if mode == "token-sum":
+        return weights, None
+    if mode == "token-mean":
+        tokens = masked_count_per_run(mask, run, num_runs) if weights is None else \
+            sum_per_run(weights * row_sum(mask), run, num_runs)
+        return weights, torch.where(tokens > 0, tokens, 1.0)
+    lengths = row_sum(mask)  # [B]
+    nonempty = (lengths > 0).to(mask.dtype)
+    seqs = sum_per_run(nonempty if weights is None else weights * nonempty, run, num_runs)
+    seqs = torch.where(seqs > 0, seqs, 1.0)
+    if mode == "seq-mean-token-mean":
+        per_token = (lengths + 1e-8).reciprocal()
+        return per_token if weights is None else weights * per_token, seqs
+    if mode == "seq-mean-token-sum":
+        return weights, seqs
+    return weights, seqs * (float(mask.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor))
 
 
 def aggregate_rows(token_sum: torch.Tensor, mask: torch.Tensor, mode: str, run: torch.Tensor | None = None,
@@ -120,22 +215,6 @@ def aggregate_rows(token_sum: torch.Tensor, mask: torch.Tensor, mode: str, run: 
     """The aggregation of rows whose masked token sums are ``token_sum`` ``[B]``: one loss per run ``[R]``."""
     if run is None:
         run = torch.zeros(mask.shape[0], dtype=torch.long, device=mask.device)
-
-    def total(rows: torch.Tensor) -> torch.Tensor:
-        """Per-run sum ``[R]`` of row values ``[B]``, weighted by ``weights`` when given."""
-        return sum_per_run(rows if weights is None else weights * rows, run, num_runs)
-
-    if mode == "token-sum":
-        return total(token_sum)
-    if mode == "token-mean":
-        tokens = masked_count_per_run(mask, run, num_runs) if weights is None else total(row_sum(mask))
-        return safe_divide(total(token_sum), tokens)
-    lengths = row_sum(mask)  # [B]
-    valid_seqs = total((lengths > 0).to(token_sum.dtype))
-    if mode == "seq-mean-token-mean":
-        return safe_divide(total(token_sum / (lengths + 1e-8)), valid_seqs)
-    seq_mean = safe_divide(total(token_sum), valid_seqs)
-    if mode == "seq-mean-token-sum":
-        return seq_mean
-    scale = float(mask.shape[-1]) if loss_scale_factor is None else float(loss_scale_factor)
-    return seq_mean / scale
+    factor, denominator = normaliser(mask, mode, run, num_runs, loss_scale_factor, weights)
+    total = sum_per_run(token_sum if factor is None else token_sum * factor, run, num_runs)
+    return total if denominator is None else total / denominator

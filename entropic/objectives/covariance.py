@@ -127,7 +127,7 @@ def clip_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     cov = token_covariance(batch)
     lower = knob_per_row(control.clip_cov_lb, run)
     upper = knob_per_row(control.clip_cov_ub, run)
-    candidates = (cov > lower) & (cov < upper) & (mask > 0) & (surrogate.clipped == 0)
+    candidates = (cov > lower) & (cov < upper) & (mask > surrogate.clipped)  # valid and not clipped (0/1 each)
     ratios = knob_per_run(control.clip_cov_ratio, R, mask.new_empty(0, dtype=torch.float64)).tolist()
     counts = masked_count_per_run(mask, run, R).tolist()  # exact int(ratio * N)
     chosen = []

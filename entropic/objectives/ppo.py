@@ -67,26 +67,31 @@ class _ClippedSurrogate(torch.autograd.Function):
         delta = log_probs - old_log_probs
         log_ratio = delta if log_ratio_clamp is None else torch.clamp(delta, -log_ratio_clamp, log_ratio_clamp)
         ratio = torch.exp(log_ratio)
-        neg_adv = -advantages
-        unclipped = neg_adv * ratio
-        bounded = torch.clamp(ratio, min=low).clamp_(max=high)  # float or per-run [B, 1] bounds, mixed
-        clipped_loss = neg_adv * bounded
+        zero = ratio.new_zeros(())
+        unclipped = torch.addcmul(zero, advantages, ratio, value=-1.0)  # -A * ratio in one pass
+        if isinstance(low, float) == isinstance(high, float):  # both floats or both per-run [B, 1]
+            bounded = torch.clamp(ratio, low, high)
+        else:
+            bounded = torch.clamp(ratio, min=low).clamp_(max=high)
+        clipped_loss = torch.addcmul(zero, advantages, bounded, value=-1.0)
         loss = torch.maximum(unclipped, clipped_loss)
         clipped = indicator(torch.gt, clipped_loss, unclipped)
-        # d loss / d logp = -A * ratio where the unclipped branch is the maximum, or the clipped one
-        # with the ratio inside its bounds, the log-ratio is inside its clamp and no dual bound holds
-        live = torch.maximum(indicator(torch.gt, unclipped, clipped_loss), indicator(torch.eq, bounded, ratio))
+        # d loss / d logp = -A * ratio wherever the clipped branch is not the larger: there either the
+        # unclipped one is, or the two are equal, which (A = 0 aside, where -A * ratio is 0 anyway)
+        # means the ratio lies inside its bounds; and the log-ratio is inside its clamp and no dual
+        # bound holds. The coefficient is built in place of L1: L1 - L1 * clipped.
+        coefficient = unclipped.addcmul_(unclipped, clipped, value=-1.0)
         if log_ratio_clamp is not None:
-            live *= indicator(torch.eq, log_ratio, delta)
+            coefficient *= indicator(torch.eq, log_ratio, delta)
         dual_clipped = None
         if clip_c is not None:
             # the dual bound -A c where A < 0, else 0: the loss is -A * (a positive ratio) <= 0 there already
-            upper = torch.relu(neg_adv) * clip_c
-            live *= indicator(torch.le, loss, upper)
+            upper = torch.clamp(advantages, max=0.0) * -clip_c
+            coefficient *= indicator(torch.le, loss, upper)
             dual_clipped = indicator(torch.gt, loss, upper)
             loss = torch.minimum(loss, upper)
         ctx.mark_non_differentiable(*(t for t in (clipped, dual_clipped, log_ratio) if t is not None))
-        ctx.save_for_backward(unclipped.mul_(live))  # the coefficient, in place of L1
+        ctx.save_for_backward(coefficient)
         return loss, clipped, dual_clipped, log_ratio
 
     @staticmethod
