@@ -70,6 +70,18 @@ def transfer_gains(gains: dict[str, float], source: ProcessModel, target: Proces
     return Transfer({"kp": kp, "ki": ki, "kd": kd}, gain_ratio, time_ratio, rule)
 
 
+def carried_effort_limits(law: dict[str, float | None], gain_ratio: float) -> dict[str, float | None]:
+    """The source law's ``output_min`` / ``output_max`` times ``gain_ratio`` (``None`` stays unbounded).
+
+    The effort range is part of the tuned loop: scaled as ``kp`` is, the target's effort saturates at
+    the same error as the source's did, and a unit of it moves the target's plant as a unit of the
+    source's moved the source's. The operating point's runaway is not a limit here: it bounds the
+    identification's constant-knob excitation, while a feedback loop passes the knob briefly.
+    """
+    return {key: None if law.get(key) is None else float(law[key]) * gain_ratio
+            for key in ("output_min", "output_max")}
+
+
 def _rate(plant: ProcessModel) -> float:
     """Initial rate of the step response per unit effort: ``k'``, or ``k / tau`` for a first-order plant."""
     return plant.gain if plant.integrating else plant.gain / plant.tau1

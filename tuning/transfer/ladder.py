@@ -56,7 +56,7 @@ from entropic.tuning.study.storage import storage_url
 from entropic.tuning.study.targets import MethodScore, TargetSettings, get_targets, score_methods
 from entropic.tuning.sysid.noise import batch_entropies
 from entropic.tuning.transfer.config import RungConfig, TransferConfig, TransferRunConfig
-from entropic.tuning.transfer.gains import transfer_gains, transfer_setpoint
+from entropic.tuning.transfer.gains import carried_effort_limits, transfer_gains, transfer_setpoint
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +320,8 @@ def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselin
         transferred = controller_config(
             carried.gains, target=setpoint, actuator=actuator, bias=design["operating_point"]["knob"],
             direction=ACTUATORS.get(actuator).direction, sensor=source_controller["sensor"]["name"],
-            limits=design["design"]["limits"], anti_windup=law.get("anti_windup") or "clamp")
+            limits=None, anti_windup=law.get("anti_windup") or "clamp")
+        transferred["law"].update(carried_effort_limits(law, carried.gain_ratio))
         copied = copy.deepcopy(source_controller)
         copied["law"]["setpoint"] = setpoint
         mapping = {"rule": carried.rule, "gain_ratio": carried.gain_ratio, "time_ratio": carried.time_ratio,
@@ -330,7 +331,8 @@ def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselin
                   f"gain ratio {carried.gain_ratio:.4g}, time ratio {carried.time_ratio:.4g}.\n"
                   f"Source plant {dataclasses.asdict(source_plant)}.\n"
                   f"Target plant {dataclasses.asdict(target_plant)}.\n"
-                  f"Setpoint {setpoint:.4g} nats ({transfer.setpoint_mode}); bias: the target's operating-point knob.")
+                  f"Setpoint {setpoint:.4g} nats ({transfer.setpoint_mode}); bias: the target's operating-point knob;\n"
+                  f"effort limits: the source's times the gain ratio.")
         write_controller_config(rung_dir / "controller" / "transferred.yaml", transferred, header)
         write_controller_config(rung_dir / "controller" / "copied.yaml", copied,
                                 f"The source's controller copied unchanged to rung {rung_dir.name}, setpoint "

@@ -8,7 +8,7 @@ import control as ct
 import pytest
 
 from entropic.tuning.design.rules import ProcessModel
-from entropic.tuning.transfer import transfer_gains, transfer_setpoint
+from entropic.tuning.transfer import carried_effort_limits, transfer_gains, transfer_setpoint
 
 
 def _loop(gains: dict[str, float], plant: ProcessModel) -> ct.TransferFunction:
@@ -65,3 +65,11 @@ def test_setpoints_carry_in_nats_or_as_a_share_of_the_reference_entropy() -> Non
 def test_a_plant_of_the_wrong_sign_is_refused() -> None:
     with pytest.raises(ValueError, match="the target plant must have a positive gain"):
         transfer_gains({"kp": 1.0}, ProcessModel(1.0, 5.0, 1.0), ProcessModel(-1.0, 5.0, 1.0))
+
+
+def test_the_effort_range_scales_with_the_proportional_gain() -> None:
+    # kp 9 -> 4.5: the effort that saturated at an error of 1/9 nat now saturates at the same error
+    law = {"kp": 9.0, "output_min": -1.0, "output_max": 0.5}
+    assert carried_effort_limits(law, 0.5) == {"output_min": -0.5, "output_max": 0.25}
+    assert carried_effort_limits({"output_min": None, "output_max": 2.0}, 3.0) == {"output_min": None,
+                                                                                  "output_max": 6.0}

@@ -64,6 +64,9 @@ def test_the_ladder_carries_the_gains_by_the_plant_ratios_and_scores_every_candi
         assert carried["kp"] == pytest.approx(law["kp"] * k_s / k_t)
         assert carried["ki"] == pytest.approx(law["ki"] * (k_s / k_t) / (tau_t / tau_s))
     assert carried["setpoint"] == 1.0
+    ratio = carried["kp"] / law["kp"]  # the effort range scales as kp does, whatever the target's runaway
+    assert (carried["output_min"], carried["output_max"]) == pytest.approx(
+        (law["output_min"] * ratio, law["output_max"] * ratio))
     copied = yaml.safe_load((out / "toy_lm" / "controller" / "copied.yaml").read_text())["law"]
     assert (copied["kp"], copied["ki"], copied["setpoint"]) == (law["kp"], law["ki"], 1.0)
 
