@@ -14,6 +14,9 @@ unique across runs.
   verifier's probabilities. Weighted advantages and objectives are then the exact expectation
   (over responses and the verifier's coin) of their sampled versions, with no sampling noise.
 
+With a curriculum (:class:`~entropic.protocol.SupportsCurriculum`, SENT's ``trainer.curriculum``) every prompt
+is still drawn, and a rollout keeps the rows of each run's prompts of positive weight only.
+
 A run's numbers never depend on the other runs: its draws come from its own seed, every
 reduction is a per-run fold (:mod:`entropic.reduce`), and reading log-probs from the parameters
 (a gather along the arms for a whole rollout, a 1-D ``index_select`` for a subset of rows) adds
@@ -34,12 +37,13 @@ from entropic.memory import check_fits
 from entropic.metrics import pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode, demonstrations_per_group
 from entropic.sims.config import BanditConfig
+from entropic.sims.critic import TabularCritic, optimiser_of
 from entropic.sims.optim import backward_per_run, make_optimizer, step_per_run
 from entropic.sims.policy import BanditPolicy
 from entropic.sims.prior import initial_prior
 from entropic.sims.rng import redraw_counter, sample_categorical, uniform
 from entropic.sims.rows import RowLayout, position_index, token_index
-from entropic.sims.runs import PerRunLearningRate, run_seeds
+from entropic.sims.runs import PerRunLearningRate, restore_params, run_seeds
 from entropic.sims.task import BanditTask
 
 STREAM_SAMPLE = 0
@@ -130,12 +134,34 @@ class SoftmaxBanditBackend(PerRunLearningRate):
         self._off_policy = (torch.arange(self._rows.run.shape[0]) % config.group_size < self._demonstrations
                             if self._demonstrations else None)  # [B]: the first rows of each group
         self._correct_arms = self.task.correct.nonzero()[:, -1].view(*self.task.shape[:2], config.num_correct)
+        self._curriculum_rows: torch.Tensor | None = None  # [B']: the rows of the curriculum's prompts; None: all
+        self.critic = TabularCritic(num_runs, self.task.shape, self.dtype,
+                                    **optimiser_of(config, config.default_critic_lr)) if config.critic else None
 
     # ----------------------------------------------------------------- protocol
     @property
     def max_entropy(self) -> float:
         """The largest token entropy a policy can have, ``log K`` (nats)."""
         return math.log(self.task.shape[2])
+
+    # ----------------------------------------------------------------- curriculum
+    @property
+    def prompt_pool(self) -> int:
+        """The prompts every rollout answers (:class:`~entropic.protocol.SupportsCurriculum`)."""
+        return self.task.shape[0]
+
+    def prompt_index(self, rollout: Rollout) -> torch.Tensor:
+        """Prompt id of each row ``[B]``."""
+        return rollout.prompts
+
+    def set_prompt_weights(self, weights: torch.Tensor) -> None:
+        """Train each run on its prompts of positive weight (``weights [R, P]``) from now on: rollouts and redraws
+        keep their rows (the others are drawn as always, so no stream moves, and dropped)."""
+        if weights.shape != (self.num_runs, self.task.shape[0]):
+            raise ValueError(f"set_prompt_weights needs weights [{self.num_runs}, {self.task.shape[0]}], got "
+                             f"{list(weights.shape)}")
+        rows = self._rows
+        self._curriculum_rows = torch.nonzero(weights[rows.run, rows.prompts] > 0, as_tuple=True)[0]
 
     def rollout(self) -> Rollout:
         """Draw (``sampled``) or enumerate (``exact``) the responses of every run to every prompt.
@@ -153,8 +179,9 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             ``None`` without ``config.use_reference``),
             ``run [B]``, ``prompts [B]`` (prompt ids), ``weights [B]`` in exact mode,
             ``answer [B]`` (the arm; for ``T > 1`` the response's index in base K, modulo ``2^63``),
-            ``off_policy [B]`` with ``off_policy_share`` (demonstrations: ``old_log_probs`` 0), and
-            ``extras["correct"] [B]`` (noise-free verdict, 0/1).
+            ``off_policy [B]`` with ``off_policy_share`` (demonstrations: ``old_log_probs`` 0), ``values [B, T]``
+            with ``critic`` (each run's table at the row's prompt), and ``extras["correct"] [B]`` (noise-free
+            verdict, 0/1).
         """
         counter = self.rollout_count
         self.rollout_count += 1
@@ -186,11 +213,13 @@ class SoftmaxBanditBackend(PerRunLearningRate):
                 old_log_probs = log_probs.reshape(-1)[index]
                 weights = self._exact_weights(old_log_probs.exp())
                 ref_log_probs = self._reference_token_log_probs(index, tokens) if self.config.use_reference else None
-        return Rollout(tokens=tokens, mask=self._mask, rewards=rewards,
-                       group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
-                       weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
-                       answer=(tokens * self._radix).sum(-1) & (2**63 - 1), off_policy=self._off_policy,
-                       extras={"correct": rewards if self._noise_free else correct.to(self.dtype)})
+            values = None if self.critic is None else self.critic.values(rows.run, rows.prompts)
+        rollout = Rollout(tokens=tokens, mask=self._mask, rewards=rewards,
+                          group=self._group, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, run=rows.run,
+                          weights=weights, num_runs=self.num_runs, prompts=rows.prompts,
+                          answer=(tokens * self._radix).sum(-1) & (2**63 - 1), off_policy=self._off_policy,
+                          values=values, extras={"correct": rewards if self._noise_free else correct.to(self.dtype)})
+        return rollout if self._curriculum_rows is None else rollout.select(self._curriculum_rows)
 
     def _reference_token_log_probs(self, index: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """``log pi_ref`` ``[B, T]`` of the rollout's ``tokens`` at flat positions ``index`` ``[B, T]`` of
@@ -366,6 +395,12 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             metrics["eval/correct_entropy"] = correct_entropy.mean(-1).mean(-1)
         return metrics
 
+    def update_critic(self, rollout: Rollout, returns: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step of every run's critic towards ``returns [B, T]`` (:class:`~entropic.protocol.SupportsCritic`)."""
+        if self.critic is None:
+            raise ValueError("backend.critic=false: the bandit has no critic to train; set backend.critic=true")
+        return self.critic.update(rollout, returns)
+
     # ------------------------------------------------------- ProRL's resets
     def reset_reference(self) -> None:
         """Make each run's current policy its reference (:class:`~entropic.protocol.SupportsReferenceReset`).
@@ -385,24 +420,19 @@ class SoftmaxBanditBackend(PerRunLearningRate):
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
-        """Parameters, optimiser moments, learning rates, seeds, the RNG / step counters and the reset
-        reference log-probs (``None`` while the reference is the prior)."""
+        """Parameters, optimiser moments, learning rates, seeds, the RNG / step counters, the reset
+        reference log-probs (``None`` while the reference is the prior) and the critic (``None`` without one)."""
         return {
             "params": {name: p.detach().clone() for name, p in self.policy.params.items()},
             "optimizer": self.optimizer.state_dict(), "lr": self.lr.clone(), "seeds": self.seeds.clone(),
             "rollout_count": self.rollout_count, "step_count": self.step_count,
             "reference_log_probs": None if self._reference_log_probs is None else self._reference_log_probs.clone(),
+            "critic": None if self.critic is None else self.critic.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; the backend then continues bit-identically."""
-        for name, param in self.policy.params.items():
-            saved = state["params"][name]
-            if saved.shape != param.shape:
-                raise ValueError(f"state_dict parameter {name!r} has shape {list(saved.shape)}, this backend "
-                                 f"{list(param.shape)} (different config or num_runs)")
-            with torch.no_grad():
-                param.copy_(saved)
+        restore_params(self.policy.params, state["params"], "parameter")
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr = state["lr"].clone()
         self.seeds = state["seeds"].clone()
@@ -414,4 +444,8 @@ class SoftmaxBanditBackend(PerRunLearningRate):
             raise ValueError(f"state_dict reference_log_probs has shape {list(reference.shape)}, this backend "
                              f"{[self.num_runs, *self.task.shape]} (different config or num_runs)")
         self._reference_log_probs = None if reference is None else reference.clone()
+        if (self.critic is None) != (state.get("critic") is None):
+            raise ValueError("state_dict and backend disagree on the critic (backend.critic true in only one)")
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
 

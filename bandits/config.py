@@ -101,6 +101,16 @@ class BanditConfig:
         (``Rollout.off_policy``), ``round(share * G)`` of them, drawn from an oracle that picks each
         position's arm uniformly among its correct ones, from the run's own random stream. Range
         ``[0, 1]``, default 0 (none; the ``luffy`` method preset sets 0.125, one of 8). Sampled mode only.
+    critic : bool
+        Learn a critic, a value per run, prompt and position (:mod:`entropic.sims.critic`, VAPO's value
+        model), trained by its own ``optimizer`` of the same kind, clipped by ``max_grad_norm``, and fill
+        ``Rollout.values`` (``advantage.adv_estimator=gae`` reads them). Default False; sampled mode only.
+    critic_lr : float, optional
+        The critic's learning rate, ``> 0``; ``None`` (default): ``P * T / 2`` with SGD, ``lr`` with Adam
+        (:attr:`default_critic_lr`).
+    cliprange_value : float
+        verl ``critic.cliprange_value``: how far a critic step may move a value from the rollout's.
+        Range ``> 0``, default 0.5 (verl's).
     """
 
     num_prompts: int = 64
@@ -130,6 +140,9 @@ class BanditConfig:
     return_logits: bool = True
     use_reference: bool = True
     off_policy_share: float = 0.0
+    critic: bool = False
+    critic_lr: float | None = None
+    cliprange_value: float = 0.5
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -159,12 +172,24 @@ class BanditConfig:
         _require("eval_k", len(self.eval_k) > 0 and all(isinstance(k, int) and k >= 1 for k in self.eval_k),
                  "a non-empty list of integers >= 1", self.eval_k)
         demonstrations_per_group(self.off_policy_share, self.group_size, "BanditConfig")
+        _require("critic_lr", self.critic_lr is None or self.critic_lr > 0.0, "> 0 or null", self.critic_lr)
+        _require("cliprange_value", self.cliprange_value > 0.0, "> 0", self.cliprange_value)
+        _require("critic", self.mode == "sampled" or not self.critic,
+                 "false in exact mode (the value loss has no row weights)", self.critic)
         _require("off_policy_share", self.mode == "sampled" or self.off_policy_share == 0.0,
                  "0 in exact mode (demonstrations replace sampled responses)", self.off_policy_share)
         if self.mode == "exact":
             _require("seq_len", self.num_arms ** self.seq_len <= MAX_EXACT_RESPONSES,
                      f"such that num_arms ** seq_len <= {MAX_EXACT_RESPONSES} in exact mode (every response "
                      f"is enumerated)", self.seq_len)
+
+    @property
+    def default_critic_lr(self) -> float:
+        """The critic's learning rate when ``critic_lr`` is null. With SGD, ``P * T / 2``: the value loss is a
+        mean over the ``P * G * T`` tokens, so a table entry's gradient is ``(V - mean return) / (P * T)`` and
+        this rate moves it halfway to its batch's mean return each step, for any P and T (a rate above
+        ``P * T`` diverges). With Adam, whose steps ignore the gradient's scale, ``lr``."""
+        return self.num_prompts * self.seq_len / 2 if self.optimizer == "sgd" else self.lr
 
     @property
     def torch_dtype(self) -> torch.dtype:

@@ -45,3 +45,17 @@ class PerRunLearningRate:
         if not bool(((lr > 0) & torch.isfinite(lr)).all()):
             raise ValueError(f"lr must be > 0 and finite for every run, got {lr.tolist()}")
         self._lr = lr
+
+
+def restore_params(params: dict[str, torch.Tensor], saved: dict[str, torch.Tensor], what: str) -> None:
+    """Copy ``saved`` into ``params`` in place, refusing a shape another config or ``num_runs`` made.
+
+    ``what`` names the parameters in the error (``parameter``, ``critic parameter``).
+    """
+    for name, param in params.items():
+        value = saved[name]
+        if value.shape != param.shape:
+            raise ValueError(f"state_dict {what} {name!r} has shape {list(value.shape)}, this backend "
+                             f"{list(param.shape)} (different config or num_runs)")
+        with torch.no_grad():
+            param.copy_(value)

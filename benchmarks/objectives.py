@@ -66,7 +66,9 @@ def make_batch(batch: int, seq: int, seed: int = 0) -> PolicyBatch:
     return PolicyBatch(
         log_probs=log_probs, old_log_probs=old, advantages=advantages, mask=mask,
         run=torch.zeros(batch, dtype=torch.long), entropy=torch.rand(batch, seq, generator=generator) * 2,
-        ref_log_probs=old - 0.01, generators=[torch.Generator().manual_seed(seed)])
+        ref_log_probs=old - 0.01, generators=[torch.Generator().manual_seed(seed)],
+        verified_steps=(torch.rand(batch, seq, generator=generator) < 0.3) & (mask > 0),
+        correct=torch.rand(batch, generator=generator) < 0.5)
 
 
 def backward_step(loss_fn: Callable[[], torch.Tensor], leaf: torch.Tensor) -> Step:

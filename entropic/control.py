@@ -72,9 +72,11 @@ class Control:
     clip_cov_ub: Knob = _knob(5.0, -INF, INF, "Clip-Cov: upper covariance bound (verl 5.0).")
     kl_cov_ratio: Knob = _knob(
         2e-4, 0.0, 1.0, "KL-Cov: fraction of valid tokens (top covariance) given the KL penalty "
-        "(verl 2e-4; paper 7B recipe 2e-3).")
+        "(verl 2e-4; paper 7B recipe 2e-3). SENT (sent_kl term): fraction of the low-entropy tokens (top "
+        "covariance) given the stronger penalty.")
     ppo_kl_coef: Knob = _knob(
-        0.1, 0.0, INF, "KL-Cov: coefficient of |log ratio| on selected tokens (verl yaml 0.1; paper 1).")
+        0.1, 0.0, INF, "KL-Cov: coefficient of |log ratio| on selected tokens (verl yaml 0.1; paper 1). SENT "
+        "(sent_kl term): coefficient of |log ratio| on the low-entropy tokens.")
     entropic_alpha: Knob = _knob(
         0.0, -1.0, 1.0, "EntroPIC output alpha in [-1, 1]: > 0 pushes high-probability tokens up "
         "(entropy falls), < 0 damps positive and strengthens negative ones (entropy rises).")
@@ -89,6 +91,13 @@ class Control:
         0.1, 0.0, INF, "LUFFY policy shaping gamma: a demonstration token's ratio r = pi / pi_phi enters the loss as "
         "r / (r + gamma), unclipped (paper and released code 0.1); smaller values weight rare tokens more.",
         open_low=True, open_high=True)
+    nsa_weight: Knob = _knob(
+        1.0, -1.0, INF, "BCPG-NSA credit lambda: a token of a verified step in a negative-advantage response gets "
+        "the advantage lambda * |A| (objective.policy_loss=nsa); -1 keeps A (GRPO), 0 drops the penalty. "
+        "Default 1 (unverified).", open_high=True)
+    pos_lm_coef: Knob = _knob(
+        0.1, 0.0, INF, "VAPO positive-example LM loss weight mu: loss += mu * agg(-log pi) over the correct "
+        "responses (objective.terms=[pos_lm]; arXiv 2504.05118, 0.1 as reported, unverified).")
 
     def __post_init__(self) -> None:
         runs = set()

@@ -24,7 +24,9 @@ micro-batch size. verl instead selects tokens within each micro-batch.
 with logging (``metrics.jsonl`` + TensorBoard), checkpoints and a progress bar. Evaluation, resume, the
 divergence guard and ProRL's periodic reference resets live here once, for the simulators and
 the LLM backend alike, as does dynamic sampling (``trainer.filter_groups``: the step's rollout is
-filtered group by group and drawn again until each run's batch is full, :mod:`entropic.dynamic_sampling`).
+filtered group by group and drawn again until each run's batch is full, :mod:`entropic.dynamic_sampling`)
+and SENT's curriculum (``trainer.curriculum``: each run's prompts drawn from low to high estimated semantic
+entropy, :mod:`entropic.curriculum`).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ from typing import Any, Protocol
 
 import torch
 
-from entropic.advantages import AdvantageConfig, compute_advantages
+from entropic.advantages import AdvantageConfig, compute_advantages, critic_returns
 from entropic.checkpoint import list_checkpoints, load_latest_checkpoint, save_checkpoint
 from entropic.control import Control
+from entropic.curriculum import CurriculumConfig, SemanticEntropyCurriculum
 from entropic.dynamic_sampling import draw_filtered
 from entropic.group_filter import FilterGroupsConfig
 from entropic.metrics import logp_advantage_covariance
@@ -55,6 +58,8 @@ from entropic.protocol import (
     Controller,
     Observation,
     Rollout,
+    SupportsCritic,
+    SupportsCurriculum,
     SupportsOptimizerReset,
     SupportsRedraw,
     SupportsReferenceReset,
@@ -107,6 +112,13 @@ class TrainerConfig:
     filter_groups : FilterGroupsConfig
         Dynamic sampling (DAPO) and accuracy-range filtering (MiniRL): which groups a step trains on and
         how many draws may fill its batch (verl ``algorithm.filter_groups``); off by default.
+    curriculum : CurriculumConfig
+        SENT's semantic-entropy curriculum (:mod:`entropic.curriculum`): the prompts each run draws, from low
+        to high estimated semantic entropy; off by default.
+    critic_pretrain_steps : int
+        VAPO's value pretraining (arXiv 2504.05118): before the first step, this many rollouts of the initial
+        policy each take one critic step (:class:`~entropic.protocol.SupportsCritic`) towards the returns of
+        ``advantage.lam_critic``, and no policy step. Needs a backend with a critic; default 0 (none).
     """
 
     steps: int = 500
@@ -121,6 +133,8 @@ class TrainerConfig:
     reference_reset_every: int = 0
     reference_reset_optimizer: bool = False
     filter_groups: FilterGroupsConfig = field(default_factory=FilterGroupsConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    critic_pretrain_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "ppo_epochs"):
@@ -129,7 +143,8 @@ class TrainerConfig:
         if self.reference_reset_optimizer and self.reference_reset_every == 0:
             raise ValueError("trainer.reference_reset_optimizer=true needs trainer.reference_reset_every > 0 "
                              "(the optimizer is reset with the reference)")
-        for name in ("eval_every", "checkpoint_every", "histogram_every", "reference_reset_every"):
+        for name in ("eval_every", "checkpoint_every", "histogram_every", "reference_reset_every",
+                     "critic_pretrain_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"trainer.{name} must be >= 0 (0 = never), got {getattr(self, name)}")
         for name in ("ppo_mini_batch_size", "ppo_micro_batch_size"):
@@ -209,6 +224,8 @@ class Trainer:
         self._check_knobs()
         self._check_reference_reset()
         self._check_filter_groups()
+        self._check_critic()
+        self.curriculum = self._make_curriculum()
         self.run_log = RunLog(self.output_dir, self.num_runs, tensorboard=config.tensorboard)
 
     def set_controller(self, controller: Controller | None) -> None:
@@ -267,6 +284,42 @@ class Trainer:
                              f"backend with redraw(); {type(self.backend).__name__} has none (set it to 1: filter "
                              f"without drawing again)")
 
+    def _check_critic(self) -> None:
+        """Refuse GAE and value pretraining on a backend that has no critic to train."""
+        pretrain = self.config.critic_pretrain_steps
+        needs = {"advantage.adv_estimator=gae": self.advantage.adv_estimator == "gae",
+                 f"trainer.critic_pretrain_steps={pretrain}": pretrain > 0}
+        for setting, needed in needs.items():
+            if needed and (not isinstance(self.backend, SupportsCritic) or self.backend.critic is None):
+                raise ValueError(f"{setting} needs a backend with a critic (backend.critic=true and "
+                                 f"update_critic()); this {type(self.backend).__name__} has none")
+
+    def _train_critic(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        """One critic step towards the rollout's :func:`~entropic.advantages.gae.critic_returns` when the backend
+        filled ``Rollout.values``; its ``critic/*`` metrics ``[R]`` (none without a critic)."""
+        if rollout.values is None:
+            return {}
+        return self.backend.update_critic(rollout, critic_returns(rollout, self.advantage))
+
+    def _pretrain_critic_if_due(self) -> dict[str, torch.Tensor]:
+        """VAPO's value pretraining before step 0: ``critic_pretrain_steps`` rollouts of the initial policy, one
+        critic step each; the last one's metrics as ``critic/pretrain_*``."""
+        metrics: dict[str, torch.Tensor] = {}
+        if self.step == 0:
+            for _ in range(self.config.critic_pretrain_steps):
+                metrics = self._train_critic(self.backend.rollout())
+        return {name.replace("critic/", "critic/pretrain_"): value for name, value in metrics.items()}
+
+    def _make_curriculum(self) -> SemanticEntropyCurriculum | None:
+        """The semantic-entropy curriculum of ``trainer.curriculum``, refused on a backend without the hook."""
+        if not self.config.curriculum.enable:
+            return None
+        if not isinstance(self.backend, SupportsCurriculum):
+            raise ValueError(f"trainer.curriculum.enable=true needs a backend with prompt_pool, prompt_index() and "
+                             f"set_prompt_weights(); {type(self.backend).__name__} has none")
+        return SemanticEntropyCurriculum(self.config.curriculum, self.num_runs, self.backend.prompt_pool,
+                                         self.device)
+
     def _reset_reference_if_due(self) -> None:
         """ProRL's hard reset before the rollout of steps N, 2N, ... (``reference_reset_every`` = N)."""
         every = self.config.reference_reset_every
@@ -304,11 +357,18 @@ class Trainer:
         update. ``entropy/delta`` is the change of ``entropy/mean`` over the previous step's updates,
         the quantity the covariance law predicts (``entropy/cov_logp_adv`` > 0 predicts a fall). With
         ``filter_groups.enable`` the batch is the kept groups (:func:`~entropic.dynamic_sampling.draw_filtered`)
-        and ``sampling/draws``, ``sampling/kept_fraction``, ``sampling/shortfall`` describe its draws.
+        and ``sampling/draws``, ``sampling/kept_fraction``, ``sampling/shortfall`` describe its draws. A backend
+        with a critic takes one critic step on the rollout before the policy's updates (``critic/*``), after
+        ``trainer.critic_pretrain_steps`` critic-only rollouts before step 0 (``critic/pretrain_*``).
         """
         self._reset_reference_if_due()
+        critic = self._pretrain_critic_if_due()
+        curriculum = self._weigh_prompts()
         rollout, sampling = self._draw()
+        if self.curriculum is not None:
+            self.curriculum.observe(rollout, self.backend.prompt_index(rollout))
         advantages = compute_advantages(rollout, self.advantage)
+        critic.update(self._train_critic(rollout))
         totals: dict[str, torch.Tensor] = defaultdict(
             lambda: torch.zeros(self.num_runs, dtype=torch.float64, device=self.device))
         on_policy: dict[str, torch.Tensor] = {}
@@ -345,6 +405,8 @@ class Trainer:
         step_metrics = {name: (total / updates).float() for name, total in totals.items()}
         step_metrics.update(on_policy)
         step_metrics.update(sampling)
+        step_metrics.update(curriculum)
+        step_metrics.update(critic)
         if "entropy/mean" in on_policy:
             if self._last_entropy is not None:  # realised change over the previous step's updates
                 step_metrics["entropy/delta"] = on_policy["entropy/mean"] - self._last_entropy
@@ -353,6 +415,14 @@ class Trainer:
             step_metrics[f"control/{name}"] = value.detach().float() if isinstance(value, torch.Tensor) \
                 else torch.full((self.num_runs,), float(value), device=self.device)
         return step_metrics
+
+    def _weigh_prompts(self) -> dict[str, torch.Tensor]:
+        """With ``trainer.curriculum``, hand the backend the step's prompt weights; their ``curriculum/*`` metrics."""
+        if self.curriculum is None:
+            return {}
+        weights = self.curriculum.weights(self.step)
+        self.backend.set_prompt_weights(weights)
+        return self.curriculum.metrics(self.step, weights)
 
     def _draw(self) -> tuple[Rollout, dict[str, torch.Tensor]]:
         """The step's rollout; with ``filter_groups.enable``, its batch of kept groups and ``sampling/*`` metrics."""
@@ -489,6 +559,7 @@ class Trainer:
             "controller": self.controller.state_dict() if self.controller is not None else None,
             "backend": self.backend.state_dict(), "generators": [g.get_state() for g in self.generators],
             "diverged_at": self.diverged_at.clone(), "best": dict(self.best), "last_entropy": self._last_entropy,
+            "curriculum": self.curriculum.state_dict() if self.curriculum is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -503,6 +574,8 @@ class Trainer:
         self.best = {name: torch.as_tensor(value, dtype=torch.float64).expand(self.num_runs).clone()
                      for name, value in state["best"].items()}
         self._last_entropy = state["last_entropy"]
+        if self.curriculum is not None:
+            self.curriculum.load_state_dict(state["curriculum"])
 
     def save(self) -> Path:
         """Checkpoint the whole run (atomic write) under ``output_dir/checkpoints``."""

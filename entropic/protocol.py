@@ -82,6 +82,17 @@ class Rollout:
         response. Its ``old_log_probs`` (and ``sample_log_probs``) are the demonstrator's log-probs as
         LUFFY takes them, 0 (``pi_phi = 1``); ``ref_log_probs`` the reference's. ``None``: every row is
         the policy's own sample.
+    verified_steps : BoolTensor [B, T], optional
+        True on the response tokens that belong to steps an exact verifier accepts, in a wrong response as
+        in a right one (:func:`entropic.tasks.verified_characters`: a correct prefix of a sum or a sorted
+        list, a countdown operation from which the target is still reachable); False on padding. The toy LM
+        fills it, the LLM backend for tasks with a step verifier (the arithmetic ones); ``None``: the backend
+        has no steps to check (the bandit's responses are one decision).
+        BCPG-NSA's credit reads it (:mod:`entropic.objectives.nsa`).
+    values : FloatTensor [B, T], optional
+        The critic's value ``V`` of the state before each response token, by the policy that sampled the
+        batch, no grad (as ``old_log_probs``): filled by a backend with a critic
+        (:class:`SupportsCritic`), read by ``adv_estimator=gae``. ``None``: no critic.
     extras : dict
         Further per-row tensors ``[B, ...]`` a backend or reward needs (correctness, problem ids, ...).
     """
@@ -100,6 +111,8 @@ class Rollout:
     prompt_mask: torch.Tensor | None = None
     answer: torch.Tensor | None = None
     off_policy: torch.Tensor | None = None
+    verified_steps: torch.Tensor | None = None
+    values: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +142,8 @@ class Rollout:
         _check_shape("weights", self.weights, (B,), "Rollout")
         _check_shape("answer", self.answer, (B,), "Rollout")
         _check_shape("off_policy", self.off_policy, (B,), "Rollout")
+        _check_shape("verified_steps", self.verified_steps, (B, T), "Rollout")
+        _check_shape("values", self.values, (B, T), "Rollout")
         if self.num_runs < 1:
             raise ValueError(f"Rollout.num_runs must be >= 1, got {self.num_runs}")
         if self.run is not None and B:
@@ -349,11 +364,11 @@ class Backend(Protocol):
 
     Optional capabilities, not required by this protocol (the loop checks them with
     ``isinstance`` when a setting needs them): :class:`SupportsReferenceReset`,
-    :class:`SupportsOptimizerReset` and :class:`SupportsRedraw`; a ``max_entropy`` attribute (nats,
-    the log of the vocabulary size) lets a run refuse an entropy target no policy can reach. A backend factory (the
-    ``_target_`` of a backend config) that cannot hold more than a few runs in one process
-    declares it as its ``max_runs`` attribute; tools that need more runs then start one process
-    per run (the LLM backend: ``max_runs = 1``).
+    :class:`SupportsOptimizerReset`, :class:`SupportsRedraw` and :class:`SupportsCurriculum`; a
+    ``max_entropy`` attribute (nats, the log of the vocabulary size) lets a run refuse an entropy target
+    no policy can reach. A backend factory (the ``_target_`` of a backend config) that cannot hold
+    more than a few runs in one process declares it as its ``max_runs`` attribute; tools that need
+    more runs then start one process per run (the LLM backend: ``max_runs = 1``).
     """
 
     num_runs: int
@@ -407,6 +422,42 @@ class SupportsRedraw(Protocol):
     """
 
     def redraw(self, draw: int) -> Rollout: ...
+
+
+@runtime_checkable
+class SupportsCurriculum(Protocol):
+    """Optional backend capability: a curriculum weighs the prompts it draws (``trainer.curriculum``, SENT).
+
+    ``prompt_pool`` is N, the prompts rollouts draw from (the training problems; the bandit's prompts);
+    ``prompt_index(rollout)`` the pool index ``[B]`` of each row's prompt; ``set_prompt_weights(weights)``,
+    ``weights`` FloatTensor ``[R, N]`` ``>= 0`` with a positive sum per run, sets the weights of every later
+    rollout and redraw: a backend that draws its prompts draws each run's with probabilities proportional to
+    its weights, on the run's own prompt stream; one that trains every prompt each step (the bandit) trains
+    those of positive weight.
+    """
+
+    prompt_pool: int
+
+    def prompt_index(self, rollout: Rollout) -> torch.Tensor: ...
+
+    def set_prompt_weights(self, weights: torch.Tensor) -> None: ...
+
+
+@runtime_checkable
+class SupportsCritic(Protocol):
+    """Optional backend capability: a learned value per run (VAPO's critic, arXiv 2504.05118).
+
+    ``critic`` is the backend's critic, ``None`` when it was built without one (``backend.critic=false``). With one,
+    the backend fills ``Rollout.values`` ``[B, T]`` with each run's critic. ``update_critic(rollout, returns)``
+    takes one step of each run's own critic optimizer on the clipped value loss
+    (:func:`entropic.critic.value_loss`) towards ``returns`` ``[B, T]`` (no grad) and returns per-run
+    diagnostics ``[R]`` (``critic/value_loss``, ``critic/clipfrac``, ``critic/grad_norm``). The policy's
+    parameters and streams are left alone; ``state_dict`` holds the critic and its optimizer.
+    """
+
+    critic: Any
+
+    def update_critic(self, rollout: Rollout, returns: torch.Tensor) -> dict[str, torch.Tensor]: ...
 
 
 @runtime_checkable

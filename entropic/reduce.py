@@ -172,26 +172,9 @@ def _extreme(dtype: torch.dtype, highest: bool) -> float | int:
     return info.max if highest else info.min
 
 
-NUMPY_FOLD_DTYPES = (torch.float32, torch.float64, torch.int32, torch.int64)
-"""Dtypes whose small CPU folds run in numpy: the same IEEE adds, without a tensor op's dispatch cost."""
-NUMPY_FOLD_MAX = 1 << 16
-"""Largest table (elements) folded in numpy; a larger one is worth torch's threads."""
-
-
 def _fold(table: torch.Tensor) -> torch.Tensor:
-    """Sum ``[S, W]`` over its last dimension by halves: ``[S]``.
-
-    A small CPU table is folded in numpy, whose adds give the same bits as torch's at a few
-    microseconds less per level, which a step's dozens of per-run sums add up.
-    """
+    """Sum ``[S, W]`` over its last dimension by halves: ``[S]``."""
     segments, width = table.shape
-    if width > 1 and table.device.type == "cpu" and table.dtype in NUMPY_FOLD_DTYPES and \
-            table.numel() <= NUMPY_FOLD_MAX:
-        values = table.detach().numpy()
-        while width > 1:
-            width //= 2
-            values = values[:, :width] + values[:, width:]
-        return torch.from_numpy(values[:, 0])
     while width > 1:  # a sum over a pair is exactly its add (one op instead of two slices and an add)
         width //= 2
         table = table.reshape(segments, 2, width).sum(1, dtype=table.dtype)

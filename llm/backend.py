@@ -24,12 +24,13 @@ import torch
 from omegaconf import Container, OmegaConf
 
 from entropic.llm.config import HFConfig
-from entropic.llm.encoding import decode_responses, encode_answers, encode_prompts
+from entropic.llm.critic import FEATURES, ValueHead
+from entropic.llm.encoding import decode_responses, encode_answers, encode_prompts, token_flags
 from entropic.llm.model import add_lora, context_length, load_model, load_tokenizer, tiny_model
 from entropic.llm.optim import make_optimizer
 from entropic.llm.sampling import Sample, sample
 from entropic.llm.scoring import response_hidden, token_stats
-from entropic.llm.tasks import TextProblem, make_task
+from entropic.llm.tasks import SupportsSteps, TextProblem, make_task
 from entropic.llm.warm_start import load_or_warm_start
 from entropic.metrics import pass_at_k
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode, demonstrations_per_group
@@ -85,11 +86,31 @@ class HFBackend:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer, self.schedule = make_optimizer(self.params, config)
         self.max_entropy = math.log(self.model.get_output_embeddings().weight.shape[0])
+        self.critic = ValueHead(config, self.model.get_output_embeddings().weight.shape[1], self.device) \
+            if config.critic else None
         demonstrations = demonstrations_per_group(config.off_policy_share, config.group_size, "backend")
         self._off_policy = (torch.arange(config.num_prompts * config.group_size, device=self.device)
                             % config.group_size < demonstrations) if demonstrations else None  # [B]
         self.rollouts = 0
         self.step_count = 0
+        self._problem_weights: torch.Tensor | None = None  # [n]: the curriculum's, uniform while None
+
+    @property
+    def prompt_pool(self) -> int:
+        """The training problems rollouts draw from (:class:`~entropic.protocol.SupportsCurriculum`)."""
+        return len(self.train_problems)
+
+    def prompt_index(self, rollout: Rollout) -> torch.Tensor:
+        """Index of each row's problem in the training problems ``[B]``."""
+        return rollout.extras["problem"]
+
+    def set_prompt_weights(self, weights: torch.Tensor) -> None:
+        """Draw the problems from ``weights`` ``[1, n]`` from now on (``torch.multinomial`` with replacement on
+        the draw's own generator)."""
+        if weights.shape != (1, len(self.train_problems)):
+            raise ValueError(f"set_prompt_weights needs weights [1, {len(self.train_problems)}], got "
+                             f"{list(weights.shape)}")
+        self._problem_weights = weights[0].detach().to("cpu", torch.float64)
 
     def _check_context(self, model: torch.nn.Module) -> None:
         """Refuse prompts that with ``max_new_tokens`` do not fit the model's context."""
@@ -148,7 +169,10 @@ class HFBackend:
             ``ref_log_probs`` when ``use_reference``; ``prompts``/``prompt_mask`` (left-padded ids);
             ``answer``: the id of each verdict's parsed answer (-1 for none, :func:`entropic.tasks.answer_id`);
             ``off_policy`` with ``off_policy_share`` (demonstrations: ``old_log_probs`` and ``sample_log_probs``
-            0, the demonstrator's ``pi_phi = 1``); ``extras``: ``correct`` and ``well_formed`` (0/1).
+            0, the demonstrator's ``pi_phi = 1``); ``verified_steps`` for a task that checks steps (the arithmetic
+            tasks; ``None`` otherwise); ``extras``: ``correct`` and ``well_formed`` (0/1), ``problem``
+            (the index of each row's problem in the training problems; drawn uniformly, or from the curriculum's
+            weights, :meth:`set_prompt_weights`).
         """
         rollout = self._draw(STREAM_ROLLOUT, self.rollouts)
         self.rollouts += 1
@@ -167,8 +191,9 @@ class HFBackend:
         config = self.config
         P, G = config.num_prompts, config.group_size
         generator = torch.Generator().manual_seed((self.seed * 1_000_003 + stream) * 1_000_003 + counter)
-        problems = [self.train_problems[i] for i in torch.randint(len(self.train_problems), (P,),
-                                                                  generator=generator).tolist()]
+        index = torch.randint(len(self.train_problems), (P,), generator=generator) if self._problem_weights is None \
+            else torch.multinomial(self._problem_weights, P, replacement=True, generator=generator)  # [P]
+        problems = [self.train_problems[i] for i in index.tolist()]
         prompt_ids, prompt_mask, drawn, verdicts = self._sample(problems, G, stream, counter)
         if self._off_policy is not None:
             drawn, verdicts = self._demonstrate(problems, drawn, verdicts)
@@ -181,7 +206,9 @@ class HFBackend:
                           old_log_probs=torch.zeros_like(drawn.mask), sample_log_probs=drawn.log_probs,
                           prompts=prompt_ids, prompt_mask=prompt_mask,
                           answer=torch.tensor([answer_id(v.answer) for v in verdicts], device=self.device),
-                          off_policy=self._off_policy, extras={"correct": correct, "well_formed": well_formed})
+                          off_policy=self._off_policy, verified_steps=self._verified_steps(problems, drawn),
+                          extras={"correct": correct, "well_formed": well_formed,
+                                  "problem": index.to(self.device).repeat_interleave(G)})
         with torch.no_grad():
             rollout.old_log_probs = drawn.log_probs if config.old_log_probs == "sampler" else \
                 self.score(rollout, "none").log_probs
@@ -189,7 +216,22 @@ class HFBackend:
                 rollout.old_log_probs = rollout.old_log_probs.masked_fill(self._off_policy.unsqueeze(-1), 0.0)
             if config.use_reference:
                 rollout.ref_log_probs = self._reference_log_probs(rollout)
+            if self.critic is not None:
+                with self._autocast():
+                    hidden = response_hidden(self.model, prompt_ids, prompt_mask, drawn.tokens, drawn.mask)
+                rollout.extras[FEATURES] = hidden.float()
+                rollout.values = self.critic.values(rollout.extras[FEATURES])
         return rollout
+
+    def _verified_steps(self, problems: list[TextProblem], drawn: Sample) -> torch.Tensor | None:
+        """``Rollout.verified_steps`` ``[B, T]`` of ``drawn`` (rows in problem order, ``group_size`` each): the tokens
+        of the steps the task verifies (:class:`~entropic.llm.tasks.SupportsSteps`), ``None`` for a task without."""
+        if not isinstance(self.task, SupportsSteps):
+            return None
+        G = self.config.group_size
+        texts = decode_responses(self.tokenizer, drawn.tokens, drawn.mask)
+        characters = [self.task.verified_characters(problems[row // G], text) for row, text in enumerate(texts)]
+        return token_flags(self.tokenizer, drawn.tokens, drawn.mask, characters)
 
     def _demonstrate(self, problems: list[TextProblem], drawn: Sample, verdicts: list[Verdict]
                      ) -> tuple[Sample, list[Verdict]]:
@@ -318,6 +360,12 @@ class HFBackend:
         else:
             raise ValueError("trainer.reference_reset_every needs a reference: set backend.use_reference=true")
 
+    def update_critic(self, rollout: Rollout, returns: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step of the value head towards ``returns [B, T]`` (:class:`~entropic.protocol.SupportsCritic`)."""
+        if self.critic is None:
+            raise ValueError("backend.critic=false: the LLM backend has no critic to train; set backend.critic=true")
+        return self.critic.update(rollout, returns)
+
     def reset_optimizer(self) -> None:
         """Restart AdamW's moments and step counts (the learning-rate schedule goes on)."""
         self.optimizer.state = defaultdict(dict)
@@ -332,6 +380,7 @@ class HFBackend:
             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
             "reference": self.reference.state_dict() if self.reference is not None else None,
             "reference_adapter": self.reference_adapter, "rollouts": self.rollouts, "step_count": self.step_count,
+            "critic": None if self.critic is None else self.critic.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -342,6 +391,10 @@ class HFBackend:
             self.reference.load_state_dict(state["reference"])
         self.reference_adapter = state["reference_adapter"]
         self.rollouts, self.step_count = state["rollouts"], state["step_count"]
+        if (self.critic is None) != (state.get("critic") is None):
+            raise ValueError("state_dict and backend disagree on the critic (backend.critic true in only one)")
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
 
 
 def make_backend(num_runs: int = 1, seeds: Sequence[int] | None = None, **fields: Any) -> HFBackend:

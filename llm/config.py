@@ -95,6 +95,14 @@ class HFConfig:
         Where the cosine ends, as a share of ``lr``. Default 0.
     max_grad_norm : float, optional
         Gradient clipping norm (verl ``grad_clip``, default 1.0); ``None``: none.
+    critic : bool
+        Learn a critic (VAPO's value model): a linear value head on the policy's detached last hidden state
+        (:class:`entropic.llm.critic.ValueHead`) with its own AdamW, and fill ``Rollout.values``
+        (``advantage.adv_estimator=gae`` reads them). Default False.
+    critic_lr : float, optional
+        The critic's peak learning rate, ``> 0``; ``None`` (default) = ``lr``.
+    cliprange_value : float
+        verl ``critic.cliprange_value``, ``> 0``. Default 0.5 (verl's).
     old_log_probs : str
         Where ``Rollout.old_log_probs`` come from: ``recompute`` (default; a teacher-forced pass over the
         responses after sampling, as verl does) or ``sampler`` (the sampler's own log-probs, as TRL does
@@ -171,6 +179,9 @@ class HFConfig:
     decay_steps: int = 0
     min_lr_ratio: float = 0.0
     max_grad_norm: float | None = 1.0
+    critic: bool = False
+    critic_lr: float | None = None
+    cliprange_value: float = 0.5
     old_log_probs: str = "recompute"
     use_reference: bool = False
     entropy_estimator: str = "exact"
@@ -222,6 +233,8 @@ class HFConfig:
             _require(name, 0.0 <= getattr(self, name) < 1.0, "in [0, 1)", getattr(self, name))
         _require("max_grad_norm", self.max_grad_norm is None or self.max_grad_norm > 0, "> 0 or null",
                  self.max_grad_norm)
+        _require("critic_lr", self.critic_lr is None or self.critic_lr > 0, "> 0 or null", self.critic_lr)
+        _require("cliprange_value", self.cliprange_value > 0, "> 0", self.cliprange_value)
         _require("overlong_buffer_len", self.overlong_buffer_len < self.max_new_tokens,
                  f"< max_new_tokens ({self.max_new_tokens})", self.overlong_buffer_len)
         _require("eval_k", bool(self.eval_k) and all(1 <= k <= self.eval_samples for k in self.eval_k),

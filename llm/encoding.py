@@ -44,3 +44,24 @@ def decode_responses(tokenizer: PreTrainedTokenizerBase, tokens: torch.Tensor, m
         ids = ids[:length]
         texts.append(tokenizer.decode(ids[:-1], skip_special_tokens=True) if ids and ids[-1] == eos else None)
     return texts
+
+
+def token_flags(tokenizer: PreTrainedTokenizerBase, tokens: torch.Tensor, mask: torch.Tensor,
+                characters: list[list[bool]]) -> torch.Tensor:
+    """BoolTensor ``[B, T]``: the response tokens all of whose characters are flagged in ``characters``.
+
+    ``characters[b]`` flags the characters of row ``b``'s text as :func:`decode_responses` writes it (empty for
+    none). A token's characters are those its decoding adds to the text of the tokens before it; a token that
+    adds none (a piece of a multi-byte character), EOS and padding are never flagged.
+    """
+    flags = torch.zeros(tokens.shape, dtype=torch.bool)
+    for row, (ids, length) in enumerate(zip(tokens.tolist(), mask.sum(-1).long().tolist(), strict=True)):
+        chars = characters[row]
+        if not any(chars):
+            continue
+        start = 0
+        for position in range(length - 1):  # the last valid token is EOS (a row with flags has a text)
+            end = len(tokenizer.decode(ids[:position + 1], skip_special_tokens=True))
+            flags[row, position] = end > start and all(chars[start:end])
+            start = max(start, end)
+    return flags.to(tokens.device)

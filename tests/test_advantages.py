@@ -26,14 +26,16 @@ def make_rollout(rewards: torch.Tensor, group: list[int] | torch.Tensor, mask: t
                  weights: torch.Tensor | None = None) -> Rollout:
     """A rollout with the given rewards and groups; ``mask`` defaults to all-valid (T = 1 for [B] rewards).
 
-    Row b answers ``b % 3`` (the answer ids SEED-GRPO clusters by).
+    Row b answers ``b % 3`` (the answer ids SEED-GRPO clusters by); the critic's values (GAE's) are
+    ``0.1 * ((b + t) % 5)``.
     """
     if mask is None:
         mask = torch.ones(rewards.shape[0], rewards.shape[1] if rewards.dim() == 2 else 1, dtype=rewards.dtype)
     batch, length = mask.shape
+    values = (0.1 * ((torch.arange(batch).unsqueeze(-1) + torch.arange(length)) % 5)).to(mask.dtype)
     return Rollout(tokens=torch.zeros(batch, length, dtype=torch.long), mask=mask, rewards=rewards,
                    group=torch.as_tensor(group, dtype=torch.long), old_log_probs=torch.zeros(batch, length),
-                   run=run, num_runs=num_runs, weights=weights, answer=torch.arange(batch) % 3)
+                   run=run, num_runs=num_runs, weights=weights, answer=torch.arange(batch) % 3, values=values)
 
 
 def advantages(rollout: Rollout, estimator: str = "grpo", **options: float | bool) -> torch.Tensor:
@@ -351,7 +353,7 @@ def concatenate(rollouts: list[Rollout], seed: int) -> tuple[Rollout, torch.Tens
     order = torch.empty_like(run)
     for r in range(len(rollouts)):
         order[run == r] = offsets[r] + torch.arange(sizes[r])
-    fields = ("tokens", "mask", "rewards", "group", "old_log_probs", "answer")
+    fields = ("tokens", "mask", "rewards", "group", "old_log_probs", "answer", "values")
     stacked = {name: torch.cat([getattr(r, name) for r in rollouts])[order] for name in fields}
     weights = None if rollouts[0].weights is None else torch.cat([r.weights for r in rollouts])[order]
     return Rollout(**stacked, run=run, num_runs=len(rollouts), weights=weights), run
@@ -461,7 +463,7 @@ def test_weighted_rollouts_are_rejected_by_sampled_only_estimators(estimator: st
 def test_registry_holds_verl_names() -> None:
     assert ADV_ESTIMATORS.names() == sorted(
         ["grpo", "grpo_vectorized", "rloo", "rloo_vectorized", "opo", "reinforce_plus_plus",
-         "reinforce_plus_plus_baseline", "gpg", "reinforce_pm1", "unlikeliness", "seed_grpo"])
+         "reinforce_plus_plus_baseline", "gpg", "reinforce_pm1", "unlikeliness", "seed_grpo", "gae"])
 
 
 def test_defaults() -> None:
@@ -471,7 +473,10 @@ def test_defaults() -> None:
 
 
 @pytest.mark.parametrize("options,field", [
-    ({"adv_estimator": "gae"}, r"advantage\.adv_estimator='gae'.*allowed values.*'grpo'"),
+    ({"adv_estimator": "ppo"}, r"advantage\.adv_estimator='ppo'.*allowed values.*'grpo'"),
+    ({"lam": 1.5}, r"advantage\.lam must lie in \[0, 1\]"),
+    ({"lam_critic": -0.1}, r"advantage\.lam_critic must lie in \[0, 1\] or be null"),
+    ({"lam_alpha": 0.0}, r"advantage\.lam_alpha must be a finite number > 0 or null"),
     ({"gamma": 1.5}, r"advantage\.gamma"),
     ({"gamma": -0.1}, r"advantage\.gamma"),
     ({"epsilon": 0.0}, r"advantage\.epsilon"),

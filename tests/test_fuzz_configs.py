@@ -30,6 +30,7 @@ from entropic.cli import laws as laws_cli
 from entropic.cli.train import train
 from entropic.control import Control
 from entropic.controllers import ACTUATORS
+from entropic.curriculum import CurriculumConfig
 from entropic.experiment import build_trainer
 from entropic.group_filter import FilterGroupsConfig
 from entropic.loop import Trainer, TrainerConfig
@@ -381,11 +382,43 @@ def _train_filter_cases(rng: random.Random) -> Iterator[Case]:
     yield Case(word, (f"+{path}.{word}={rng.randint(1, 9)}",))
 
 
+def _train_sent_cases(rng: random.Random) -> Iterator[Case]:
+    """SENT's token-term fields and its curriculum, ``trainer.curriculum`` (drawn last: the others stay as they
+    were)."""
+    yield from _cases("objective.sent_low_entropy_share", "objective.sent_low_entropy_share",
+                      _real_field(rng, 0.0, 1.0, open_low=True))
+    yield from _cases("objective.sent_high_cov_multiplier", "objective.sent_high_cov_multiplier",
+                      _some(rng, [_below(rng, 1.0), 0.0, math.nan, math.inf, _word(rng)], 3))
+    path = "trainer.curriculum"
+    yield from _cases(f"{path}.enable", f"{path}.enable", _some(rng, [_word(rng), [True, False]], 1))
+    for name in ("refresh_every", "stages", "stage_steps"):
+        yield from _cases(f"{path}.{name}", f"{path}.{name}", _int_field(rng, 1), f"{path}.enable=true")
+    yield Case(f"{path}.stages", (f"{path}.enable=true", f"{path}.stages={rng.randint(200, 900)}"))  # > prompts
+    word = _word(rng)
+    yield Case(word, (f"+{path}.{word}={rng.randint(1, 9)}",))
+
+
+def _train_vapo_cases(rng: random.Random) -> Iterator[Case]:
+    """VAPO's GAE lambdas, value pretraining and the bandit's critic fields (drawn last: the others stay as they
+    were)."""
+    yield from _cases("advantage.lam", "advantage.lam", _real_field(rng, 0.0, 1.0))
+    yield from _cases("advantage.lam_critic", "advantage.lam_critic", _real_field(rng, 0.0, 1.0))
+    yield from _cases("advantage.lam_alpha", "advantage.lam_alpha", _real_field(rng, 0.0, None, open_low=True))
+    yield from _cases("trainer.critic_pretrain_steps", "trainer.critic_pretrain_steps", _int_field(rng, 0))
+    yield Case("trainer.critic_pretrain_steps", ("trainer.critic_pretrain_steps=3",))  # the bandit has no critic
+    yield Case("advantage.adv_estimator", ("advantage.adv_estimator=gae",))  # nor values to read
+    yield from _cases("critic_lr", "backend.critic_lr", _real_field(rng, 0.0, None, open_low=True))
+    yield from _cases("cliprange_value", "backend.cliprange_value", _real_field(rng, 0.0, None, open_low=True))
+    yield from _cases("critic", "backend.critic", _some(rng, [_word(rng), [True]], 1))
+    yield Case("critic", ("backend.mode=exact", "backend.critic=true"))
+
+
 def _train_cases() -> list[Case]:
     rng = random.Random(0)
     return _unique(case for generate in (_train_run_cases, _train_trainer_cases, _train_objective_cases,
                                          _train_advantage_cases, _train_control_cases, _train_controller_cases,
-                                         _train_backend_cases, _train_method_knob_cases, _train_filter_cases)
+                                         _train_backend_cases, _train_method_knob_cases, _train_filter_cases,
+                                         _train_sent_cases, _train_vapo_cases)
                    for case in generate(rng))
 
 
@@ -677,8 +710,10 @@ def test_case_counts() -> None:
               "laws": len(LAWS_CASES)}
     assert sum(counts.values()) >= 300, counts
     assert all(count > 0 for count in counts.values()), counts
-    # every field of the trainer, the dynamic-sampling section included, is spoiled by some case
-    fields = {f"trainer.{f.name}" for f in dataclasses.fields(TrainerConfig) if f.name != "filter_groups"}
-    fields |= {f"trainer.filter_groups.{f.name}" for f in dataclasses.fields(FilterGroupsConfig)}
+    # every field of the trainer, the dynamic-sampling and curriculum sections included, is spoiled by some case
+    sections = {"filter_groups": FilterGroupsConfig, "curriculum": CurriculumConfig}
+    fields = {f"trainer.{f.name}" for f in dataclasses.fields(TrainerConfig) if f.name not in sections}
+    for section, config in sections.items():
+        fields |= {f"trainer.{section}.{f.name}" for f in dataclasses.fields(config)}
     assert fields <= {case.field for case in TRAIN_CASES}, fields - {case.field for case in TRAIN_CASES}
 

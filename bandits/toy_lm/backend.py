@@ -18,6 +18,9 @@ warm start, or the policy at the last :meth:`ToyLMBackend.reset_reference`).
 With ``off_policy_share`` the first ``round(share * G)`` responses of each group are demonstrations
 (LUFFY): the problem's verified solution from the training set, scored and verified like a sample,
 with ``old_log_probs`` and ``sample_log_probs`` 0 (the demonstrator's ``pi_phi = 1``).
+
+With a curriculum (:class:`~entropic.protocol.SupportsCurriculum`, SENT's ``trainer.curriculum``) a run draws its
+problems from the curriculum's weights, by inverse CDF on the same uniforms as its uniform draw.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ import torch
 
 from entropic.metrics import entropy_from_logits, pass_at_k, pass_at_k_from_probability
 from entropic.protocol import Rollout, TokenStats, check_entropy_mode, demonstrations_per_group
+from entropic.sims.critic import FEATURES, LinearCritic, optimiser_of
 from entropic.sims.optim import SGD, Adam, backward_per_run, step_per_run
-from entropic.sims.rng import redraw_counter, uniform
-from entropic.sims.runs import PerRunLearningRate, run_seeds
+from entropic.sims.rng import redraw_counter, sample_categorical, uniform
+from entropic.sims.runs import PerRunLearningRate, restore_params, run_seeds
 from entropic.sims.toy_lm.config import ToyLMConfig
-from entropic.sims.toy_lm.model import Params, generate, response_logits, stack_runs
+from entropic.sims.toy_lm.model import Params, generate, response_hidden_states, response_logits, stack_runs
 from entropic.sims.toy_lm.pretrain import load_or_pretrain
-from entropic.sims.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, shaped_reward, verify_batch
+from entropic.sims.toy_lm.tasks import EOS, PAD, VOCAB, Dataset, shaped_reward, verified_steps, verify_batch
 
 STREAM_PROMPT, STREAM_SAMPLE, STREAM_EVAL = 0, 1, 2
 """RNG streams: problem draws, token draws, evaluation samples."""
@@ -97,6 +101,9 @@ class ToyLMBackend(PerRunLearningRate):
         self._off_policy = torch.arange(config.num_prompts * config.group_size) % config.group_size < demonstrations
         self._solutions = torch.full((len(self.train_set), config.max_response_len), PAD, dtype=torch.long)
         self._solutions[:, :self.train_set.answers.shape[1]] = self.train_set.answers  # [n, T]: answer, <eos>, pad
+        self._problem_weights: torch.Tensor | None = None  # [R, n]: the curriculum's, uniform while None
+        self.critic = LinearCritic(num_runs, config.n_embd, self.dtype, **optimiser_of(config, config.lr)) \
+            if config.critic else None
 
     def _token_stats(self, params: Params, prompts: torch.Tensor, tokens: torch.Tensor,
                      entropy: str) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -113,6 +120,24 @@ class ToyLMBackend(PerRunLearningRate):
         """The largest token entropy a policy can have, ``log V`` over the token vocabulary (nats)."""
         return math.log(len(VOCAB))
 
+    # ----------------------------------------------------------------- curriculum
+    @property
+    def prompt_pool(self) -> int:
+        """The training problems rollouts draw from (:class:`~entropic.protocol.SupportsCurriculum`)."""
+        return len(self.train_set)
+
+    def prompt_index(self, rollout: Rollout) -> torch.Tensor:
+        """Training-set index of each row's problem ``[B]``."""
+        return rollout.extras["problem"]
+
+    def set_prompt_weights(self, weights: torch.Tensor) -> None:
+        """Draw each run's problems from ``weights`` ``[R, n]`` from now on (inverse CDF on the run's prompt
+        stream, the uniforms of the unweighted draw)."""
+        if weights.shape != (self.num_runs, len(self.train_set)):
+            raise ValueError(f"set_prompt_weights needs weights [{self.num_runs}, {len(self.train_set)}], got "
+                             f"{list(weights.shape)}")
+        self._problem_weights = weights.to(torch.float64)
+
     # ----------------------------------------------------------------- protocol
     def rollout(self) -> Rollout:
         """Sample G responses to P training problems per run, verify them, and fill the log-probs.
@@ -124,9 +149,12 @@ class ToyLMBackend(PerRunLearningRate):
             max_response_len``, right-padded; log-probs 0 on padding), ``rewards [B]`` (verifier 0/1 with
             format and overlong shaping), ``group``, ``run [B]``, ``prompts [B, T_prompt]`` with
             ``prompt_mask`` (all ones: prompts of a task have one length), ``answer [B]`` (the id of each
-            parsed answer, -1 for none), ``off_policy [B]`` with ``off_policy_share`` (demonstrations), ``extras``:
-            ``correct`` and ``well_formed`` (0/1), ``problem`` (training-set index). The ``response/*`` metrics
-            of :meth:`step` are the samples' (demonstrations left out).
+            parsed answer, -1 for none), ``off_policy [B]`` with ``off_policy_share`` (demonstrations),
+            ``verified_steps [B, T]`` (the tokens of verified steps, :func:`~entropic.tasks.verified_characters`),
+            ``extras``: ``correct`` and ``well_formed`` (0/1), ``problem`` (training-set index). The
+            ``response/*`` metrics of :meth:`step` are the samples' (demonstrations left out). With
+            ``critic``: ``values [B, T]`` and ``extras["critic_features"] [B, T, C]``, the detached hidden
+            states the linear critic reads.
         """
         counter = self.rollout_count
         self.rollout_count += 1
@@ -150,7 +178,10 @@ class ToyLMBackend(PerRunLearningRate):
         P, G, T = config.num_prompts, config.group_size, config.max_response_len
         N = P * G
         draws = uniform(self.seeds, counter, STREAM_PROMPT, P, torch.float64)  # [R, P]
-        problem = (draws * len(self.train_set)).long().clamp_(max=len(self.train_set) - 1)
+        if self._problem_weights is None:
+            problem = (draws * len(self.train_set)).long().clamp_(max=len(self.train_set) - 1)
+        else:
+            problem = sample_categorical(self._problem_weights, draws)
         problem = problem.repeat_interleave(G, dim=1)  # [R, N]
         prompts = self.train_set.prompts[problem]  # [R, N, T_prompt]
         u = uniform(self.seeds, counter, STREAM_SAMPLE, N * T, self.dtype).view(R, N, T)
@@ -170,6 +201,11 @@ class ToyLMBackend(PerRunLearningRate):
         rewards = shaped_reward(correct, well_formed, lengths, T, config.format_penalty, config.overlong_buffer_len,
                                 config.overlong_penalty_factor)
         run = torch.arange(R).repeat_interleave(N)
+        critic: dict[str, torch.Tensor] = {}
+        if self.critic is not None:
+            with torch.no_grad():
+                critic[FEATURES] = response_hidden_states(self.params, prompts, tokens, config.n_head).reshape(B, T, -1)
+                values = self.critic.values(critic[FEATURES], run)
         group = run * P + torch.arange(P).repeat_interleave(G).repeat(R)  # unique across runs
         samples = (~self._off_policy).to(self.dtype)  # [N]: the response/* metrics are the policy's own samples'
 
@@ -187,8 +223,10 @@ class ToyLMBackend(PerRunLearningRate):
                        sample_log_probs=sample.log_probs.masked_fill(off, 0.0).view(B, T), run=run, num_runs=R,
                        prompts=prompts.view(B, -1), prompt_mask=torch.ones(B, prompts.shape[-1], dtype=self.dtype),
                        answer=answer, off_policy=self._off_policy.repeat(R) if self._off_policy.any() else None,
+                       verified_steps=verified_steps(self.task, self.train_set, problem.view(B), tokens.view(B, T)),
+                       values=values if critic else None,
                        extras={"correct": correct.to(self.dtype), "well_formed": well_formed.to(self.dtype),
-                               "problem": problem.view(B)})
+                               "problem": problem.view(B), **critic})
 
     def score(self, rollout: Rollout, entropy: str = "grad") -> TokenStats:
         """Log-probs (and entropy) of ``rollout``'s tokens under the current parameters, with grad.
@@ -314,22 +352,24 @@ class ToyLMBackend(PerRunLearningRate):
         self.optimizer.reset()
 
     # ------------------------------------------------------------------ resume
+    def update_critic(self, rollout: Rollout, returns: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step of every run's critic towards ``returns [B, T]`` (:class:`~entropic.protocol.SupportsCritic`)."""
+        if self.critic is None:
+            raise ValueError("backend.critic=false: the toy LM has no critic to train; set backend.critic=true")
+        return self.critic.update(rollout, returns)
+
     def state_dict(self) -> dict[str, Any]:
-        """Parameters, reference parameters, optimiser moments, learning rates, seeds and the RNG / step counters."""
+        """Parameters, reference parameters, optimiser moments, learning rates, seeds, the RNG / step counters and
+        the critic (``None`` without one)."""
         reference = None if self.reference is None else {name: p.clone() for name, p in self.reference.items()}
         return {"params": {name: p.detach().clone() for name, p in self.params.items()}, "reference": reference,
                 "optimizer": self.optimizer.state_dict(), "lr": self.lr.clone(), "seeds": self.seeds.clone(),
-                "rollout_count": self.rollout_count, "step_count": self.step_count}
+                "rollout_count": self.rollout_count, "step_count": self.step_count,
+                "critic": None if self.critic is None else self.critic.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; the backend then continues bit-identically."""
-        for name, param in self.params.items():
-            saved = state["params"][name]
-            if saved.shape != param.shape:
-                raise ValueError(f"state_dict parameter {name!r} has shape {list(saved.shape)}, this backend "
-                                 f"{list(param.shape)} (different config or num_runs)")
-            with torch.no_grad():
-                param.copy_(saved)
+        restore_params(self.params, state["params"], "parameter")
         if (state["reference"] is None) != (self.reference is None):
             raise ValueError("state_dict and this backend disagree on having a reference (backend.use_reference)")
         if self.reference is not None:
@@ -339,4 +379,8 @@ class ToyLMBackend(PerRunLearningRate):
         self.seeds = state["seeds"].clone()
         self.rollout_count = int(state["rollout_count"])
         self.step_count = int(state["step_count"])
+        if (self.critic is None) != (state.get("critic") is None):
+            raise ValueError("state_dict and backend disagree on the critic (backend.critic true in only one)")
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
 

@@ -66,6 +66,15 @@ class ToyLMConfig:
         Adam's constants; defaults 0.9, 0.999, 1e-8.
     max_grad_norm : float, optional
         Per-run gradient clipping norm (verl ``grad_clip`` 1.0, the default); ``None`` = no clipping.
+    critic : bool
+        Learn a critic (VAPO's value model): a linear head per run on the policy's detached last hidden
+        state before each response token (:class:`entropic.sims.critic.LinearCritic`), trained by its own
+        ``optimizer`` of the same kind, clipped by ``max_grad_norm``, and fill ``Rollout.values``
+        (``advantage.adv_estimator=gae`` reads them). Default False.
+    critic_lr : float, optional
+        The critic's learning rate, ``> 0``; ``None`` (default) = ``lr`` (the config's).
+    cliprange_value : float
+        verl ``critic.cliprange_value``. Range ``> 0``, default 0.5 (verl's).
     use_reference : bool
         Fill ``Rollout.ref_log_probs`` with the warm-start model's log-probs (KL terms need them);
         False saves a forward pass. Default True.
@@ -127,6 +136,9 @@ class ToyLMConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
     max_grad_norm: float | None = 1.0
+    critic: bool = False
+    critic_lr: float | None = None
+    cliprange_value: float = 0.5
     use_reference: bool = True
     return_logits: bool = False
     num_train_problems: int = 4096
@@ -172,6 +184,8 @@ class ToyLMConfig:
             _require(name, 0.0 <= getattr(self, name) < 1.0, "in [0, 1)", getattr(self, name))
         _require("max_grad_norm", self.max_grad_norm is None or self.max_grad_norm > 0.0, "> 0 or null",
                  self.max_grad_norm)
+        _require("critic_lr", self.critic_lr is None or self.critic_lr > 0.0, "> 0 or null", self.critic_lr)
+        _require("cliprange_value", self.cliprange_value > 0.0, "> 0", self.cliprange_value)
         limit = None if self.make_task().unique_answer else self.eval_samples
         _require("eval_k", len(self.eval_k) > 0 and all(isinstance(k, int) and 1 <= k <= (limit or k)
                                                         for k in self.eval_k),

@@ -101,7 +101,16 @@ def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past: int) -> 
 
 def forward(params: Params, idx: torch.Tensor, n_head: int, cache: Cache | None = None,
             start: int = 0) -> tuple[torch.Tensor, Cache]:
-    """Logits of every position of ``idx``.
+    """Logits ``[R, N, T, V]`` of every position of ``idx``, and the cache (as :func:`hidden_states`)."""
+    x, new_cache = hidden_states(params, idx, n_head, cache, start)
+    R, N, T, C = x.shape
+    logits = _linear(x.view(R, N * T, C), params["head.w"], params["head.b"])  # [R, N*T, V]
+    return logits.view(R, N, T, -1), new_cache
+
+
+def hidden_states(params: Params, idx: torch.Tensor, n_head: int, cache: Cache | None = None,
+                  start: int = 0) -> tuple[torch.Tensor, Cache]:
+    """The last hidden state (after the final LayerNorm) of every position of ``idx``.
 
     Parameters
     ----------
@@ -119,7 +128,7 @@ def forward(params: Params, idx: torch.Tensor, n_head: int, cache: Cache | None 
 
     Returns
     -------
-    logits : FloatTensor [R, N, T, V]
+    hidden : FloatTensor [R, N, T, C]
     cache : list of (keys, values)
         Keys and values of positions ``0 .. start + T - 1``.
     """
@@ -148,8 +157,7 @@ def forward(params: Params, idx: torch.Tensor, n_head: int, cache: Cache | None 
         h = F.gelu(_linear(h, params[f"h{i}.fc.w"], params[f"h{i}.fc.b"]))
         x = x + _linear(h, params[f"h{i}.fc2.w"], params[f"h{i}.fc2.b"])
     x = _layer_norm(x, params["ln_f.g"], params["ln_f.b"])
-    logits = _linear(x, params["head.w"], params["head.b"])  # [R, N*T, V]
-    return logits.view(R, N, T, V), new_cache
+    return x.view(R, N, T, C), new_cache
 
 
 def response_logits(params: Params, prompts: torch.Tensor, responses: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -158,6 +166,15 @@ def response_logits(params: Params, prompts: torch.Tensor, responses: torch.Tens
     T_prompt = prompts.shape[-1]
     logits, _ = forward(params, torch.cat([prompts, responses[..., :-1]], dim=-1), n_head)
     return logits[:, :, T_prompt - 1:]
+
+
+def response_hidden_states(params: Params, prompts: torch.Tensor, responses: torch.Tensor, n_head: int
+                           ) -> torch.Tensor:
+    """The last hidden states ``[R, N, T_resp, C]`` that predict each response token (the states a critic
+    values), from the teacher-forced pass of :func:`response_logits`."""
+    T_prompt = prompts.shape[-1]
+    hidden, _ = hidden_states(params, torch.cat([prompts, responses[..., :-1]], dim=-1), n_head)
+    return hidden[:, :, T_prompt - 1:]
 
 
 @dataclass

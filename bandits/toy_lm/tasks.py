@@ -15,9 +15,10 @@ import torch
 from entropic.tasks.answers import answer_id
 from entropic.tasks.arithmetic import TASKS, Problem, Task, Verdict
 from entropic.tasks.rewards import shaped_reward
+from entropic.tasks.steps import verified_characters
 
 __all__ = ["BOS", "EOS", "PAD", "TASKS", "VOCAB", "Dataset", "Problem", "Task", "Verdict", "decode", "encode",
-           "response_text", "shaped_reward", "verify_batch"]
+           "response_text", "shaped_reward", "verified_steps", "verify_batch"]
 
 VOCAB = ("<pad>", "<bos>", "<eos>", *"0123456789", "+", "-", "*", "(", ")", "=", ",", ":", "A", "S", "C")
 """Token strings; the id of a token is its index (V = 24)."""
@@ -104,3 +105,22 @@ def verify_batch(task: Task, dataset: Dataset, problem_ids: torch.Tensor,
         answer.append(known[1])
     return (torch.tensor(correct, dtype=torch.bool), torch.tensor(well_formed, dtype=torch.bool),
             torch.tensor(answer, dtype=torch.long))
+
+
+def verified_steps(task: Task, dataset: Dataset, problem_ids: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """BoolTensor ``[B, T]``: the tokens of ``tokens [B, T]`` that belong to verified steps of their response
+    (:func:`entropic.tasks.verified_characters`, one character a token; ``<eos>`` and padding never do).
+
+    A response cut at the length limit has none. Repeated (problem, response) pairs are verified once.
+    """
+    B, T = tokens.shape
+    flags = torch.zeros(B, T, dtype=torch.bool)
+    seen: dict[tuple[int, str | None], list[bool]] = {}
+    for row, (pid, ids) in enumerate(zip(problem_ids.tolist(), tokens.tolist(), strict=True)):
+        key = (pid, response_text(ids))
+        known = seen.get(key)
+        if known is None:
+            known = seen[key] = verified_characters(task, dataset.problems[pid], key[1])
+        if known:
+            flags[row, :len(known)] = torch.tensor(known)
+    return flags.to(tokens.device)

@@ -19,8 +19,9 @@ class AdvantageConfig:
         Registered estimator, by verl ``algorithm.adv_estimator`` name: ``grpo`` (alias
         ``grpo_vectorized``), ``rloo`` (alias ``rloo_vectorized``), ``opo``, ``reinforce_plus_plus``,
         ``reinforce_plus_plus_baseline``, ``gpg``; and entropic's ``reinforce_pm1``,
-        ``unlikeliness`` and ``seed_grpo``. verl's default is ``gae``, which needs a critic (value model); entropic has
-        no critic and defaults to ``grpo``.
+        ``unlikeliness`` and ``seed_grpo``; ``gae`` (verl's default) reads the values of a critic
+        (``Rollout.values``, from a backend with ``critic=true``; :mod:`entropic.advantages.gae`).
+        entropic defaults to ``grpo``, which needs none.
     norm_adv_by_std_in_grpo : bool
         verl ``algorithm.norm_adv_by_std_in_grpo``: divide GRPO advantages by the group std
         (default True, original GRPO); False is Dr.GRPO.
@@ -46,6 +47,16 @@ class AdvantageConfig:
         (:mod:`entropic.advantages.seed_scaling`).
     seed_gamma : float
         Exponent of the ``focal`` scaling, > 0; default 2.0 (focal loss's, unverified).
+    lam : float
+        verl ``algorithm.lam``: GAE's lambda of the policy's advantages (``adv_estimator=gae``). Range
+        ``[0, 1]``, default 1.0 (verl's).
+    lam_alpha : float, optional
+        VAPO's length-adaptive lambda (arXiv 2504.05118): the policy's lambda of a response of ``L`` tokens
+        is ``1 - 1 / (lam_alpha * L)``, clamped to ``[0, 1]``, in place of ``lam``. > 0; ``None`` (default)
+        keeps ``lam``. The paper's value is 0.05.
+    lam_critic : float, optional
+        VAPO's decoupled GAE: the lambda of the critic's returns, ``[0, 1]`` (the paper's is 1.0,
+        Monte-Carlo returns). ``None`` (default) uses ``lam``, as verl does.
     """
 
     adv_estimator: str = "grpo"
@@ -56,6 +67,9 @@ class AdvantageConfig:
     seed_alpha: float = 1.0
     seed_scaling: str = "linear"
     seed_gamma: float = 2.0
+    lam: float = 1.0
+    lam_alpha: float | None = None
+    lam_critic: float | None = None
 
     def __post_init__(self) -> None:
         ADV_ESTIMATORS.get(self.adv_estimator)
@@ -74,3 +88,10 @@ class AdvantageConfig:
                              f"seed_scaling={self.seed_scaling!r}, got {self.seed_alpha}")
         if not 0.0 < self.seed_gamma < math.inf:
             raise ValueError(f"advantage.seed_gamma must be a finite number > 0, got {self.seed_gamma}")
+        for name in ("lam", "lam_critic"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"advantage.{name} must lie in [0, 1]{' or be null' if name == 'lam_critic' else ''}, "
+                                 f"got {value}")
+        if self.lam_alpha is not None and not 0.0 < self.lam_alpha < math.inf:
+            raise ValueError(f"advantage.lam_alpha must be a finite number > 0 or null, got {self.lam_alpha}")

@@ -109,14 +109,20 @@ _SINGLE: dict[str, tuple[int, float | None, str]] = {
     "clip_cov_ratio": (+1, None, "Clip-Cov detached share: raises entropy (Entropy Mechanism paper)"),
     "clip_cov_lb": (0, None, "Clip-Cov lower bound: no declared effect on entropy"),
     "clip_cov_ub": (0, None, "Clip-Cov upper bound: no declared effect on entropy"),
-    "kl_cov_ratio": (+1, None, "KL-Cov penalised share: raises entropy (Entropy Mechanism paper)"),
-    "ppo_kl_coef": (+1, None, "KL-Cov coefficient: raises entropy (Entropy Mechanism paper)"),
+    "kl_cov_ratio": (+1, None, "KL-Cov (and SENT's strongly) penalised share: raises entropy (Entropy Mechanism "
+                               "paper)"),
+    "ppo_kl_coef": (+1, None, "KL-Cov and SENT coefficient: raises entropy (Entropy Mechanism paper; SENT, "
+                              "arXiv 2512.04359)"),
     "entropic_alpha": (-1, 0.0, "EntroPIC alpha: alpha > 0 lowers entropy; zero effort = alpha 0"),
     "high_prob_thresh": (0, None, "EntroPIC p_hi: no declared effect on entropy"),
     "off_policy_mask_threshold": (+1, None, "DeepSeek-V3.2 OPSM delta: a lower delta drops more negative samples "
                                             "and lowers entropy (hypothesis); set actuator.bias, the default is inf"),
     "off_policy_gamma": (-1, None, "LUFFY shaping gamma: a larger gamma weights rare demonstration tokens less and "
                                    "lowers entropy (the paper's argument for a small gamma; hypothesis)"),
+    "nsa_weight": (-1, None, "BCPG-NSA credit: a larger lambda reinforces the verified steps of wrong responses, "
+                             "tokens the policy already tends to write, and lowers entropy (hypothesis)"),
+    "pos_lm_coef": (-1, None, "VAPO positive-example LM weight mu: a larger mu imitates the correct responses, "
+                              "sharpening the policy on them, and lowers entropy (hypothesis)"),
 }
 if set(_SINGLE) != set(control_fields()):
     raise RuntimeError(f"actuator table out of date: {sorted(set(control_fields()) ^ set(_SINGLE))}")

@@ -1,5 +1,6 @@
-"""Verdict rules of the claims of single published methods against GRPO (claims 15-19: SEED-GRPO, STEER, LUFFY,
-Positive-Advantage Reweighting, DAPO's dynamic sampling against DAPO).
+"""Verdict rules of the claims of single published methods against GRPO (claims 15-22: SEED-GRPO, STEER, LUFFY,
+Positive-Advantage Reweighting, DAPO's dynamic sampling against DAPO, BCPG-NSA; SENT's curriculum against SENT
+without it; VAPO).
 
 Same contract as :mod:`entropic.laws.checks_learning`: ``evaluate_*(runs) -> ClaimResult``. Each
 claim runs GRPO and the method on the same seeds, so every statistic is a per-seed difference or
@@ -203,4 +204,102 @@ def evaluate_dynamic_sampling(runs: dict[str, ArmRun]) -> ClaimResult:
                       "exact mean token entropy (nats)", {names[n]: arm for n, arm in arms.items()}, EVAL_ENTROPY),
         figures.bands("dynamic_sampling_pass_at_1", "Exact pass@1: DAPO with and without dynamic sampling", "pass@1",
                       {names[n]: arm for n, arm in arms.items()}, "eval/pass@1")]
+    return result
+
+
+def evaluate_nsa(runs: dict[str, ArmRun]) -> ClaimResult:
+    """Claim 20: BCPG-NSA's credit on the verified steps of wrong responses learns faster than GRPO (the paper's
+    sample efficiency), keeps pass@1, and lowers the entropy faster (entropic's prediction)."""
+    grpo, nsa = runs["grpo"].of("main"), runs["nsa"].of("main")
+    result = ClaimResult(checks=[
+        check("learns_faster", "mean training reward over the run, NSA minus GRPO (same seed)",
+              nsa.window("reward/mean", 0.0) - grpo.window("reward/mean", 0.0), ">", 0.0),
+        check("accuracy_kept", "final evaluated pass@1, NSA minus GRPO",
+              nsa.final("eval/pass@1") - grpo.final("eval/pass@1"), ">", -0.05),
+        check("entropy_below_grpo", "last 5% of the steps: mean token entropy, NSA minus GRPO (nats)",
+              final_mean(nsa) - final_mean(grpo), "<", 0.0),
+    ])
+    result.info = {"mean_reward": {"grpo": float(np.nanmean(grpo.window("reward/mean", 0.0))),
+                                   "nsa": float(np.nanmean(nsa.window("reward/mean", 0.0)))},
+                   "final_entropy": {"grpo": float(np.nanmean(final_mean(grpo))),
+                                     "nsa": float(np.nanmean(final_mean(nsa)))},
+                   "final_pass@1": {"grpo": float(np.nanmean(grpo.final("eval/pass@1"))),
+                                    "nsa": float(np.nanmean(nsa.final("eval/pass@1")))},
+                   "pass@4_difference": float(np.nanmean(nsa.final("eval/pass@4") - grpo.final("eval/pass@4"))),
+                   "credited_token_share_first_and_last_5%": [
+                       float(np.nanmean(nsa.window("actor/nsa_credited_frac", 0.0, 0.05))),
+                       float(np.nanmean(final_mean(nsa, "actor/nsa_credited_frac")))]}
+    result.figures = [
+        figures.bands("nsa_entropy", "Entropy: GRPO vs BCPG-NSA", "mean token entropy (nats)",
+                      {"GRPO": grpo, "NSA": nsa}, "entropy/mean"),
+        figures.bands("nsa_reward", "Training reward: GRPO vs BCPG-NSA", "mean reward",
+                      {"GRPO": grpo, "NSA": nsa}, "reward/mean")]
+    return result
+
+
+def evaluate_sent(runs: dict[str, ArmRun]) -> ClaimResult:
+    """Claim 21: SENT's semantic-entropy curriculum slows the entropy collapse against the same method drawing every
+    prompt, without losing accuracy (the exact entropy over all the prompts, ``eval/entropy``)."""
+    flat, curriculum = runs["flat"].of("main"), runs["curriculum"].of("main")
+    result = ClaimResult(checks=[
+        check("collapse_slower", "first half of the run: exact mean token entropy over all prompts, curriculum minus "
+              "flat (nats, same seed)", curriculum.window("eval/entropy", 0.0, FIRST_HALF)
+              - flat.window("eval/entropy", 0.0, FIRST_HALF), ">", 0.0),
+        check("final_entropy_above_flat", "last evaluation: the same, curriculum minus flat (nats)",
+              curriculum.final("eval/entropy") - flat.final("eval/entropy"), ">", 0.0),
+        check("accuracy_kept", "final exact pass@1, curriculum minus flat",
+              curriculum.final("eval/pass@1") - flat.final("eval/pass@1"), ">", -0.05),
+    ])
+    arms = {"flat": flat, "curriculum": curriculum}
+    result.info = {
+        "first_half_eval_entropy": {name: float(np.nanmean(arm.window("eval/entropy", 0.0, FIRST_HALF)))
+                                    for name, arm in arms.items()},
+        "final_eval_entropy": {name: float(np.nanmean(arm.final("eval/entropy"))) for name, arm in arms.items()},
+        "final_pass@1": {name: float(np.nanmean(arm.final("eval/pass@1"))) for name, arm in arms.items()},
+        "final_trained_prompts_entropy": {name: float(np.nanmean(final_mean(arm))) for name, arm in arms.items()},
+        "curriculum_semantic_entropy_by_half": [
+            float(np.nanmean(curriculum.window("curriculum/semantic_entropy", start, stop)))
+            for start, stop in ((0.1, FIRST_HALF), (FIRST_HALF, 1.0))],
+    }
+    result.figures = [
+        figures.bands("sent_entropy", "Exact entropy over all prompts: SENT without and with its curriculum",
+                      "mean token entropy (nats)", arms, "eval/entropy"),
+        figures.bands("sent_pass_at_1", "Exact pass@1: SENT without and with its curriculum", "pass@1", arms,
+                      "eval/pass@1")]
+    return result
+
+
+VAPO_BAND = 0.5
+"""VAPO's entropy band: its final entropy keeps at least this share of its entropy at the first step."""
+
+
+def evaluate_vapo(runs: dict[str, ArmRun]) -> ClaimResult:
+    """Claim 22: VAPO's learned value keeps entropy stable: above GRPO's at the end, within a band of its start,
+    without losing accuracy."""
+    grpo, vapo = runs["grpo"].of("main"), runs["vapo"].of("main")
+    start = vapo.window("entropy/mean", 0.0, 0.01)
+    result = ClaimResult(checks=[
+        check("final_entropy_above_grpo", "last 5% of the steps: mean token entropy, VAPO minus GRPO (nats, same seed)",
+              final_mean(vapo) - final_mean(grpo), ">", 0.0),
+        check("entropy_in_band", "VAPO's final entropy over its entropy in the first 1% of the steps",
+              final_mean(vapo) / start, ">", VAPO_BAND),
+        check("accuracy_kept", "final exact pass@1, VAPO minus GRPO",
+              vapo.final("eval/pass@1") - grpo.final("eval/pass@1"), ">", -0.05),
+    ])
+    result.info = {"final_entropy": {"grpo": float(np.nanmean(final_mean(grpo))),
+                                     "vapo": float(np.nanmean(final_mean(vapo)))},
+                   "first_1%_entropy": {"grpo": float(np.nanmean(grpo.window("entropy/mean", 0.0, 0.01))),
+                                        "vapo": float(np.nanmean(start))},
+                   "final_pass@1": {"grpo": float(np.nanmean(grpo.final("eval/pass@1"))),
+                                    "vapo": float(np.nanmean(vapo.final("eval/pass@1")))},
+                   "critic_value_loss_first_and_last_5%": [
+                       float(np.nanmean(vapo.window("critic/value_loss", 0.0, 0.05))),
+                       float(np.nanmean(final_mean(vapo, "critic/value_loss")))],
+                   "critic_pretrain_value_loss": float(np.nanmean(vapo.window("critic/pretrain_value_loss", 0.0))),
+                   "positive_nll_last_5%": float(np.nanmean(final_mean(vapo, "actor/pos_lm_nll")))}
+    result.figures = [
+        figures.bands("vapo_entropy", "Entropy: GRPO vs VAPO", "mean token entropy (nats)",
+                      {"GRPO": grpo, "VAPO": vapo}, "entropy/mean"),
+        figures.bands("vapo_pass_at_1", "Exact pass@1: GRPO vs VAPO", "pass@1",
+                      {"GRPO": grpo, "VAPO": vapo}, "eval/pass@1")]
     return result

@@ -156,6 +156,18 @@ CLAIMS: tuple[Claim, ...] = (
            Arm("dynamic", ("method=dapo_dynamic",), quick=("trainer.steps=300",)),
            Arm("minirl", ("method=minirl_filter",), quick=("trainer.steps=300",))),
           methods.evaluate_dynamic_sampling),
+    Claim("nsa", "BCPG-NSA's credit on verified steps of wrong responses learns faster than GRPO", "laws_nsa",
+          (Arm("grpo", quick=("trainer.steps=150",), requires=("backend/toy_lm",)),
+           Arm("nsa", ("method=nsa",), quick=("trainer.steps=150",), requires=("backend/toy_lm",))),
+          methods.evaluate_nsa),
+    Claim("sent", "SENT's curriculum slows the collapse", "laws_sent",
+          (Arm("flat", ("trainer.curriculum.enable=false",), quick=("trainer.steps=300",)),
+           Arm("curriculum", quick=("trainer.steps=300", "trainer.curriculum.stage_steps=150"))),
+          methods.evaluate_sent),
+    Claim("vapo", "VAPO's learned value keeps entropy stable", "laws_vapo",
+          (Arm("grpo", quick=("trainer.steps=300",)),
+           Arm("vapo", ("method=vapo",), quick=("trainer.steps=300",))),
+          methods.evaluate_vapo),
 )
 
 

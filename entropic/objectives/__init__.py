@@ -8,8 +8,11 @@ from entropic.objectives import (  # noqa: F401  (registers)
     gspo,
     luffy,
     modifiers,
+    nsa,
+    pos_lm,
     ppo,
     reinforce,
+    sent,
     steer,
     terms,
 )

@@ -43,6 +43,10 @@ class PolicyBatch:
         caller so a run's randomness does not depend on the other runs.
     off_policy : BoolTensor [B], optional
         Demonstration rows (``Rollout.off_policy``); ``None``: every row is on-policy.
+    verified_steps : BoolTensor [B, T], optional
+        Tokens of verified steps (``Rollout.verified_steps``); ``None``: the backend checks no steps.
+    correct : BoolTensor [B], optional
+        The verifier's verdict of each response (``Rollout.extras["correct"] > 0``); ``None``: not given.
     """
 
     log_probs: torch.Tensor
@@ -57,15 +61,17 @@ class PolicyBatch:
     sample_log_probs: torch.Tensor | None = None
     generators: list[torch.Generator] | None = None
     off_policy: torch.Tensor | None = None
+    verified_steps: torch.Tensor | None = None
+    correct: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(self.log_probs.shape)
-        for name in (*TOKEN_FIELDS[1:], "mask"):
+        for name in (*TOKEN_FIELDS[1:], "mask", "verified_steps"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape:
                 raise ValueError(f"PolicyBatch.{name} must have shape {list(shape)} like log_probs, "
                                  f"got {list(value.shape)}")
-        for name in ("run", "weights", "off_policy"):
+        for name in ("run", "weights", "off_policy", "correct"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape[:1]:
                 raise ValueError(f"PolicyBatch.{name} must have shape [{shape[0]}], got {list(value.shape)}")
@@ -82,7 +88,8 @@ class PolicyBatch:
             mask=rollout.mask, run=rollout.run_ids(), num_runs=rollout.num_runs,
             weights=rollout.weights, entropy=stats.entropy,
             ref_log_probs=rollout.ref_log_probs, sample_log_probs=rollout.sample_log_probs,
-            generators=generators, off_policy=rollout.off_policy)
+            generators=generators, off_policy=rollout.off_policy, verified_steps=rollout.verified_steps,
+            correct=rollout.extras["correct"] > 0 if "correct" in rollout.extras else None)
 
     def select_valid(self, names: frozenset[str] | tuple[str, ...] = TOKEN_FIELDS) -> PolicyBatch:
         """This batch with the ``[B, T]`` value fields ``names`` passed through :func:`~entropic.reduce.select_valid`.

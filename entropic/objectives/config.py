@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from entropic.objectives.aggregation import check_agg_mode
@@ -17,7 +18,7 @@ class ObjectiveConfig:
     policy_loss : str
         Registered policy loss (verl ``policy_loss.loss_mode``): ``vanilla``, ``clip_cov``,
         ``kl_cov``, ``gspo``, ``gpg``, ``reinforce``, ``luffy`` (PPO on samples, LUFFY's shaping on
-        demonstrations).
+        demonstrations), ``nsa`` (PPO on BCPG-NSA's advantages: credit on verified steps of wrong responses).
     loss_agg_mode : str
         verl ``loss_agg_mode``: ``token-mean`` (default), ``token-sum``, ``seq-mean-token-sum``,
         ``seq-mean-token-mean``, ``seq-mean-token-sum-norm``.
@@ -28,7 +29,9 @@ class ObjectiveConfig:
         ``off_policy_mask``, ``steer``.
     terms : list[str]
         Extra loss terms: ``entropy`` (bonus, ``entropy_coeff``), ``kl`` (verl KL loss,
-        ``kl_loss_coef``), ``unbiased_kl`` (DeepSeek-V3.2), ``entropic`` (EntroPIC high-prob term).
+        ``kl_loss_coef``), ``unbiased_kl`` (DeepSeek-V3.2), ``entropic`` (EntroPIC high-prob term),
+        ``sent_kl`` (SENT's KL on low-entropy tokens, ``ppo_kl_coef``, ``kl_cov_ratio``), ``pos_lm``
+        (VAPO's NLL of the correct responses, ``pos_lm_coef``).
     kl_loss_type : str
         Estimator of the ``kl`` term (verl ``kl_loss_type``, default ``low_var_kl``).
     steer_weight_min : float
@@ -36,6 +39,13 @@ class ObjectiveConfig:
         largest estimated entropy change of each run's batch; it sets the batch's
         ``k = -log(lambda_min) / max|Omega|``. Range ``(0, 1]`` (1: every weight 1). Default 0.8, the
         authors' released scripts.
+    sent_low_entropy_share : float
+        SENT's low-entropy tokens (``sent_kl`` term, arXiv 2512.04359): the share of each run's valid
+        tokens, those of smallest entropy, that get the KL penalty. Range ``(0, 1]``. Default 0.8, the
+        authors' released code.
+    sent_high_cov_multiplier : float
+        SENT's stronger constraint: the penalty's multiplier on the high-covariance part of the
+        low-entropy tokens (the rest weigh 1). Range ``[1, inf)``. Default 2.0, the authors' released code.
     """
 
     policy_loss: str = "vanilla"
@@ -45,6 +55,8 @@ class ObjectiveConfig:
     terms: list[str] = field(default_factory=list)
     kl_loss_type: str = "low_var_kl"
     steer_weight_min: float = 0.8
+    sent_low_entropy_share: float = 0.8
+    sent_high_cov_multiplier: float = 2.0
 
     def __post_init__(self) -> None:
         from entropic.objectives.registry import MODIFIERS, POLICY_LOSSES, TERMS
@@ -61,5 +73,10 @@ class ObjectiveConfig:
                 raise ValueError(f"objective.{kind} lists a name twice: {list(names)}")
         if not 0.0 < self.steer_weight_min <= 1.0:
             raise ValueError(f"objective.steer_weight_min must lie in (0, 1], got {self.steer_weight_min}")
+        if not 0.0 < self.sent_low_entropy_share <= 1.0:
+            raise ValueError(f"objective.sent_low_entropy_share must lie in (0, 1], got {self.sent_low_entropy_share}")
+        if not 1.0 <= self.sent_high_cov_multiplier < math.inf:
+            raise ValueError(f"objective.sent_high_cov_multiplier must be a finite number >= 1, got "
+                             f"{self.sent_high_cov_multiplier}")
         if self.loss_scale_factor is not None and not self.loss_scale_factor > 0:
             raise ValueError(f"objective.loss_scale_factor must be > 0 or null, got {self.loss_scale_factor}")

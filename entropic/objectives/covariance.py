@@ -93,8 +93,10 @@ def _topk_indices(values: torch.Tensor, k: int) -> torch.Tensor:
     return positions[torch.topk(values[positions], k).indices]
 
 
-def _top_covariance(batch: PolicyBatch, cov: torch.Tensor, ratios: torch.Tensor) -> torch.Tensor:
+def top_share_indices(batch: PolicyBatch, cov: torch.Tensor, ratios: torch.Tensor) -> torch.Tensor:
     """Flat indices of each run's ``max(1, int(N_r * ratio_r))`` valid tokens of largest ``cov`` ``[B, T]``.
+
+    ``N_r`` counts run ``r``'s tokens of ``batch.mask``; a run with none, or ratio 0, gets none.
 
     Padding is pushed below every valid token arithmetically (``cov - (1 - mask) * max``, exact on the
     valid ones), so one ``topk`` over the run's rows replaces gathering its valid tokens first.
@@ -214,7 +216,7 @@ def kl_cov_policy_loss(batch: PolicyBatch, control: Control) -> PolicyLoss:
     measure = batch.weighted_mask
     log_ratio = (batch.log_probs.detach() - batch.old_log_probs).detach()
     ratios = knob_per_run(control.kl_cov_ratio, R, mask.new_empty(0, dtype=torch.float64))  # exact int(ratio * N)
-    index = _top_covariance(batch, token_covariance(batch), ratios)  # [k]
+    index = top_share_indices(batch, token_covariance(batch), ratios)  # [k]
     rows = torch.div(index, mask.shape[-1], rounding_mode="floor")  # [k]
     coef = knob_per_row(control.ppo_kl_coef, run)
     coef = coef[rows, 0] if isinstance(coef, torch.Tensor) else torch.full_like(index, coef, dtype=mask.dtype)

@@ -6,7 +6,7 @@ import random
 
 from entropic.llm.tasks.base import Split, TextProblem, register_task
 from entropic.tasks import TASKS as ARITHMETIC
-from entropic.tasks import Task, Verdict
+from entropic.tasks import Task, Verdict, verified_characters
 
 
 class ArithmeticTask:
@@ -34,6 +34,10 @@ class ArithmeticTask:
 
     def verify(self, problem: TextProblem, response: str | None) -> Verdict:
         return self.task.verify(problem.data, response)
+
+    def verified_characters(self, problem: TextProblem, response: str | None) -> list[bool]:
+        """The characters of ``response`` in verified steps (:func:`entropic.tasks.verified_characters`)."""
+        return verified_characters(self.task, problem.data, response)
 
     def noisy_answer(self, problem: TextProblem, rng: random.Random, noise: float) -> str:
         """The answer with each character replaced by a random one of :attr:`alphabet` with probability ``noise``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from entropic.registry import Registry
 from entropic.tasks import Verdict
@@ -49,6 +49,14 @@ class TextTask(Protocol):
 
     def verify(self, problem: TextProblem, response: str | None) -> Verdict:
         """Verdict on ``response``, the decoded text before the end-of-sequence token (``None``: none)."""
+
+
+@runtime_checkable
+class SupportsSteps(Protocol):
+    """Optional task capability: an exact verifier of a response's steps (``Rollout.verified_steps``, BCPG-NSA)."""
+
+    def verified_characters(self, problem: TextProblem, response: str | None) -> list[bool]:
+        """For each character of ``response``, whether it belongs to a verified step (:mod:`entropic.tasks.steps`)."""
 
 
 TASKS: Registry[Callable[..., TextTask]] = Registry("task", "backend.task")

@@ -38,6 +38,7 @@ from entropic.llm.verl.routes import (
     NATIVE_POLICY_LOSSES,
     NATIVE_TERMS,
     NO_ROUTE_ADV_ESTIMATORS,
+    NO_ROUTE_TERMS,
     PREFIX,
     TRAINER_MODE,
 )
@@ -96,6 +97,9 @@ def _loss_scale_factor(objective: ObjectiveConfig) -> int | None:
 def verl_overrides(method: EntropicMethod) -> list[str]:
     """The Hydra overrides of ``verl.trainer.main_ppo`` (config ``ppo_trainer``) that run ``method``."""
     objective, control = method.objective, method.control
+    for term in objective.terms:
+        if term in NO_ROUTE_TERMS:
+            raise ValueError(f"objective.terms: {term!r} has no route in verl: it {NO_ROUTE_TERMS[term]}")
     if method.controller is not None:  # a feedback law's sensor must be measurable in verl: refuse early
         KnobHook(method.controller, control, objective.loss_agg_mode)
     adapter = needs_adapter(method)

@@ -32,8 +32,16 @@ NO_ROUTE_ADV_ESTIMATORS = {
                     "estimator no log-probs",
     "seed_grpo": "reads each response's parsed answer (semantic entropy), and verl passes an advantage estimator "
                  "only token rewards, the response mask and the prompt ids",
+    "gae": "reads the values of entropic's critic (a backend's value head, trained by entropic's loop), which do not "
+           "exist in verl; verl's own gae (algorithm.adv_estimator=gae with its critic worker, trainer.critic_warmup "
+           "for value pretraining) has one lambda, algorithm.lam, not VAPO's decoupled and length-adaptive ones",
 }
 """Estimators verl cannot run, and why."""
+NO_ROUTE_TERMS = {
+    "pos_lm": "needs each response's verdict (the correct responses' NLL, VAPO), and verl hands the actor's loss "
+              "no verdicts",
+}
+"""Objective terms verl cannot run, and why."""
 FEEDBACK_SENSORS = {"entropy/mean": "actor/entropy"}
 """entropic sensor -> the per-step verl metric it is read from before the actor update (under
 ``loss_agg_mode=token-mean``, verl's ``actor/entropy`` is the batch's token-mean entropy)."""

@@ -10,6 +10,7 @@ from bandit_steps import GRPO, train
 
 from entropic.advantages import AdvantageConfig
 from entropic.control import Control
+from entropic.curriculum import CurriculumConfig
 from entropic.group_filter import FilterGroupsConfig
 from entropic.loop import Trainer, TrainerConfig
 from entropic.objectives import Objective, ObjectiveConfig
@@ -73,6 +74,7 @@ def test_run_alone_equals_run_among_64_with_each_method(method: str) -> None:
 GUIDED = {  # issue-15 methods with a backend field or knobs: LUFFY's oracle demonstrations, PAR's positive weight
     "luffy": (dict(off_policy_share=0.25), ObjectiveConfig(policy_loss="luffy"), Control(off_policy_gamma=0.2)),
     "par": (dict(), ObjectiveConfig(policy_loss="vanilla", modifiers=["sample_weight"]), Control(pos_weight=0.5)),
+    "nsa": (dict(), ObjectiveConfig(policy_loss="nsa"), Control(nsa_weight=0.5)),  # no steps: GRPO
 }
 
 
@@ -123,3 +125,65 @@ def test_run_alone_equals_run_among_16_with_dynamic_sampling(case: str, tmp_path
     # the batch did need different numbers of draws per run, and some runs ran short
     assert any(len(set(m["sampling/draws"].tolist())) > 1 for m in batched_metrics)
     assert any(bool((m["sampling/shortfall"] > 0).any()) for m in batched_metrics)
+
+
+def test_run_alone_equals_run_among_16_with_vapo(tmp_path: Path) -> None:
+    # VAPO: each run's critic table, its pretraining, GAE over its values and the NLL of its correct responses
+    config = BanditConfig(num_prompts=8, group_size=4, seq_len=2, num_arms=8, num_correct=4, init_entropy=1.5,
+                          optimizer="adam", lr=0.1, critic=True, critic_lr=0.3, cliprange_value=0.2)
+    trainer = TrainerConfig(steps=5, eval_every=0, checkpoint_every=0, tensorboard=False, ppo_epochs=2,
+                            critic_pretrain_steps=2)
+    objective = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["pos_lm"]))
+    advantage = AdvantageConfig(adv_estimator="gae", lam_alpha=1.0, lam_critic=1.0)
+    seeds, position = torch.arange(16) * 31 + 5, 11
+
+    def trained(runs: torch.Tensor, directory: Path) -> tuple[SoftmaxBanditBackend, list[dict[str, torch.Tensor]]]:
+        backend = SoftmaxBanditBackend(config, num_runs=len(runs), seeds=runs)
+        loop = Trainer(backend, objective, advantage, Control(pos_lm_coef=0.3), None, trainer, directory,
+                       runs.tolist())
+        return backend, [loop.train_step() for _ in range(trainer.steps)]
+
+    batched, batched_metrics = trained(seeds, tmp_path / "batched")
+    alone, alone_metrics = trained(seeds[position:position + 1], tmp_path / "alone")
+    assert torch.equal(alone.critic.table[0], batched.critic.table[position])
+    for name, param in alone.policy.params.items():
+        assert torch.equal(param[0], batched.policy.params[name][position]), name
+    for step, (mine, ours) in enumerate(zip(alone_metrics, batched_metrics, strict=True)):
+        assert all(torch.equal(value[0], ours[name][position]) for name, value in mine.items()), step
+    assert "critic/pretrain_value_loss" in batched_metrics[0] and "critic/value_loss" in batched_metrics[-1]
+
+
+class _Record:
+    """A trainer callback keeping every step's metrics."""
+
+    def __init__(self) -> None:
+        self.metrics: list[dict[str, torch.Tensor]] = []
+
+    def on_step(self, step: int, metrics: dict[str, torch.Tensor]) -> None:
+        self.metrics.append(metrics)
+
+
+def test_run_alone_equals_run_among_16_with_the_sent_curriculum_and_token_term(tmp_path: Path) -> None:
+    # SENT: each run's own semantic-entropy record, order and stage buckets; the token term on a second epoch
+    config = BanditConfig(num_prompts=8, group_size=4, num_correct=2)
+    trainer = TrainerConfig(steps=12, eval_every=0, checkpoint_every=0, tensorboard=False, ppo_epochs=2,
+                            curriculum=CurriculumConfig(enable=True, refresh_every=2, stages=2, stage_steps=6))
+    objective = Objective(ObjectiveConfig(policy_loss="vanilla", terms=["sent_kl"]))
+    seeds, position = torch.arange(16) * 31 + 5, 9
+    lr = config.lr * torch.linspace(0.5, 2.0, 16, dtype=config.torch_dtype)
+    runs = {}
+    for name, index in (("batched", slice(None)), ("alone", slice(position, position + 1))):
+        backend = SoftmaxBanditBackend(config, num_runs=len(seeds[index]), seeds=seeds[index],
+                                       lr=lr[index] if name == "batched" else float(lr[position]))
+        record = _Record()
+        loop = Trainer(backend, objective, GRPO, Control(ppo_kl_coef=0.5, kl_cov_ratio=0.25), None, trainer,
+                       tmp_path / name, seeds[index].tolist())
+        loop.run([record])
+        runs[name] = (backend, record.metrics, loop.curriculum)
+    (alone, alone_metrics, alone_order), (batched, batched_metrics, batched_order) = runs["alone"], runs["batched"]
+    for name, param in alone.policy.params.items():
+        assert torch.equal(param[0], batched.policy.params[name][position]), name
+    for step, (mine, ours) in enumerate(zip(alone_metrics, batched_metrics, strict=True)):
+        assert all(torch.equal(value[0], ours[name][position]) for name, value in mine.items()), step
+    assert torch.equal(alone_order.order()[0], batched_order.order()[position])
+    assert len({tuple(row) for row in batched_order.order()[:, :4].tolist()}) > 1  # the runs' orders differ

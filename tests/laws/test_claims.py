@@ -83,3 +83,13 @@ def test_a_foreign_output_directory_is_never_emptied(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an entropic-laws run"):
         run_claim(get_claim("nsr_prior"), tmp_path)
     assert (arm_dir / "notes.txt").exists()
+
+
+def test_the_vapo_claim_reads_its_critic_and_judges_entropy_against_grpo(tmp_path: Path) -> None:
+    result = run_claim(get_claim("vapo"), tmp_path, extra=("trainer.steps=40", "trainer.eval_every=0")).result
+    assert [c.name for c in result.checks] == ["final_entropy_above_grpo", "entropy_in_band", "accuracy_kept"]
+    assert all(len(c.estimate.values) == 5 for c in result.checks)  # one statistic per seed
+    pretrained, (first, last) = result.info["critic_pretrain_value_loss"], result.info[
+        "critic_value_loss_first_and_last_5%"]
+    assert 0 < last < first and 0 < pretrained  # the critic learns while the policy improves
+    assert result.info["first_1%_entropy"]["vapo"] == pytest.approx(2.5, abs=0.05)  # the prior's entropy

@@ -96,6 +96,8 @@ def test_clip_cov_with_a_constant_length_normaliser() -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"advantage": {"adv_estimator": "unlikeliness"}}, r"no route in verl: it ranks each group's responses"),
+    ({"advantage": {"adv_estimator": "gae"}}, r"'gae' has no route in verl: it reads the values of entropic's critic"),
+    ({"objective": {"terms": ["pos_lm"]}}, r"'pos_lm' has no route in verl: it needs each response's verdict"),
     ({"advantage": {"epsilon": 1e-4}}, r"advantage.epsilon=0.0001 has no verl field"),
     ({"objective": {"loss_agg_mode": "seq-mean-token-mean", "terms": ["entropy"]}, "controller": PI},
      r"loss_agg_mode='token-mean'"),

@@ -73,6 +73,19 @@ def test_par_and_luffy_presets_act_on_the_bandit(make_config, tmp_path: Path) ->
 
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_nsa_preset_is_grpo_on_the_bandit_through_entropic_train(make_config, tmp_path: Path) -> None:
+    """The bandit's responses have no steps (``verified_steps=None``): BCPG-NSA trains exactly as GRPO."""
+    final = {}
+    for method in ("grpo", "nsa"):
+        final[method] = entropic_train(make_config(f"method={method}", "trainer.steps=3"), tmp_path / method)["final"]
+    assert math.isfinite(final["nsa"]["actor/loss"]) and final["nsa"]["actor/nsa_credited_frac"] == 0.0
+    assert final["nsa"]["reward/mean"] == final["grpo"]["reward/mean"]
+    torch.testing.assert_close(_logits_after(make_config, tmp_path / "nsa_fit", "method=nsa", "trainer.steps=3"),
+                               _logits_after(make_config, tmp_path / "grpo_fit", "method=grpo", "trainer.steps=3"),
+                               rtol=0, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize("method, rule", [("dapo_dynamic", "mixed"), ("minirl_filter", "range")])
 def test_dynamic_sampling_presets_run_through_entropic_train(method: str, rule: str, make_config,
                                                              tmp_path: Path) -> None:
@@ -84,6 +97,22 @@ def test_dynamic_sampling_presets_run_through_entropic_train(method: str, rule: 
         metrics = json.loads(line)
         assert 1 <= metrics["sampling/draws"] <= 10 and 0 <= metrics["sampling/kept_fraction"] <= 1
         assert 0 <= metrics["sampling/shortfall"] <= 8  # at most the 8 prompts of a step
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_sent_preset_trains_the_curriculum_on_the_bandit_through_entropic_train(make_config, tmp_path: Path) -> None:
+    cfg = make_config("method=sent", "trainer.steps=4", "trainer.ppo_epochs=2", "num_runs=2",
+                      "trainer.curriculum.refresh_every=2", "trainer.curriculum.stage_steps=3")
+    summary = entropic_train(cfg, tmp_path)
+    assert math.isfinite(summary["final"]["actor/loss"])
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [row["curriculum/stage"] for row in rows] == [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+    assert all(kl > 0 for row in rows for kl in row["actor/sent_kl"])  # the second epoch moves off the old policy
+    trainer = build_trainer(make_config("method=sent", "trainer.curriculum.refresh_every=1"), tmp_path / "fresh")
+    trainer.run(steps=2)  # step 1 drew the bucket of the 4 prompts of lowest estimated semantic entropy, of 8
+    rollout = trainer.backend.rollout()
+    prompts = set(rollout.prompts.tolist())
+    assert len(prompts) == 4 and prompts == set(trainer.curriculum.order()[0, :4].tolist())
 
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
@@ -108,3 +137,34 @@ def test_experiment_config_composes_and_validates(experiment: str, make_config, 
     assert run.num_runs >= 5 or "seed=0,1,2,3,4" in (CONFIGS / "experiment" / f"{experiment}.yaml").read_text()
     if cfg.backend._target_ == "entropic.sims.make_backend":  # the toy LM pretrains its warm start: built elsewhere
         build_trainer(cfg, tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_vapo_preset_pretrains_and_trains_its_critic_on_the_bandit_through_entropic_train(make_config,
+                                                                                         tmp_path: Path) -> None:
+    cfg = make_config("method=vapo", "trainer.steps=3", "trainer.critic_pretrain_steps=4", "num_runs=2",
+                      "trainer.ppo_epochs=2")
+    summary = entropic_train(cfg, tmp_path)
+    assert math.isfinite(summary["final"]["actor/loss"])
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "critic/pretrain_value_loss" in rows[0] and all("critic/pretrain_value_loss" not in r for r in rows[1:])
+    assert all(len(row["critic/value_loss"]) == 2 and len(row["actor/pos_lm_nll"]) == 2 for row in rows)
+    assert rows[0]["control/clip_ratio_high"] == pytest.approx([0.28, 0.28])
+    with pytest.raises(ValueError, match="advantage.adv_estimator=gae needs a backend with a critic"):
+        build_trainer(make_config("method=vapo", "backend.critic=false"), tmp_path / "no_critic")
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_a_resumed_vapo_run_continues_with_its_critic(make_config, tmp_path: Path) -> None:
+    overrides = ("method=vapo", "trainer.steps=4", "trainer.critic_pretrain_steps=2", "trainer.ppo_epochs=2")
+    unbroken = build_trainer(make_config(*overrides), tmp_path / "unbroken")
+    unbroken.fit(progress=False)
+    first = build_trainer(make_config(*overrides, "trainer.checkpoint_every=2"), tmp_path / "resumed")
+    first.config.steps = 2
+    first.fit(progress=False)
+    resumed = build_trainer(make_config(*overrides, "trainer.checkpoint_every=2"), tmp_path / "resumed")
+    assert resumed.resume() and resumed.step == 2
+    resumed.fit(progress=False)  # no second pretraining: the critic comes from the checkpoint
+    assert torch.equal(resumed.backend.critic.table, unbroken.backend.critic.table)
+    for name, param in unbroken.backend.policy.params.items():
+        assert torch.equal(resumed.backend.policy.params[name], param), name

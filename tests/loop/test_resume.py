@@ -54,3 +54,17 @@ def test_resume_takes_trainer_steps_and_refuses_other_changes(make_config, tmp_p
     train(_config(make_config, f"resume={run}", "trainer.steps=9"), tmp_path / "unused",
           [f"resume={run}", "trainer.steps=9", "trainer.checkpoint_every=4"])  # an unchanged value is accepted
     assert [row["step"] for row in complete_lines(run / "metrics.jsonl")] == list(range(9))
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_a_resumed_sent_run_keeps_its_curriculum_record(make_config, tmp_path: Path) -> None:
+    # the checkpoint at step 4 falls between two refreshes (every 3 steps): the record since step 3 must survive
+    sent = ("method=sent", "num_runs=2", "trainer.curriculum.refresh_every=3", "trainer.curriculum.stage_steps=6")
+    unbroken = train(make_config("trainer.steps=9", "trainer.checkpoint_every=4", *sent), tmp_path / "unbroken")
+    train(make_config("trainer.steps=5", "trainer.checkpoint_every=4", *sent), tmp_path / "run")
+    resumed = train(make_config("trainer.steps=9", "trainer.checkpoint_every=4", f"resume={tmp_path / 'run'}", *sent),
+                    tmp_path / "unused", [f"resume={tmp_path / 'run'}", "trainer.steps=9"])
+    assert resumed["final"] == unbroken["final"]
+    rows = {row["step"]: row for row in complete_lines(tmp_path / "run" / "metrics.jsonl")}
+    expected = {row["step"]: row for row in complete_lines(tmp_path / "unbroken" / "metrics.jsonl")}
+    assert rows[8]["curriculum/semantic_entropy"] == expected[8]["curriculum/semantic_entropy"]

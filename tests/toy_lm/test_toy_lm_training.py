@@ -113,6 +113,35 @@ def test_luffy_and_par_presets_act_on_the_toy_lm(tiny, warm_cache: Path, tmp_pat
     assert all(row["control/pos_weight"] == [0.5, 0.5] for row in rows["par"])
 
 
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_nsa_preset_credits_steps_through_entropic_train(tiny, warm_cache: Path, tmp_path: Path) -> None:
+    rows = {}
+    for method in ("grpo", "nsa"):
+        summary = entropic_train(_config(tiny, warm_cache, f"method={method}", "trainer.steps=2"), tmp_path / method)
+        assert math.isfinite(summary["final"]["actor/loss"])
+        rows[method] = [json.loads(line) for line in (tmp_path / method / "metrics.jsonl").read_text().splitlines()]
+    assert all(row["control/nsa_weight"] == [1.0, 1.0] for row in rows["nsa"])
+    credited = [share for row in rows["nsa"] for share in row["actor/nsa_credited_frac"]]
+    assert all(0 <= share < 1 for share in credited) and max(credited) > 0  # tens digits of wrong sums
+    assert rows["nsa"][0]["reward/mean"] == rows["grpo"][0]["reward/mean"]  # the same first rollout ...
+    assert rows["nsa"][1]["actor/loss"] != rows["grpo"][1]["actor/loss"]    # ... a different update
+
+
+def test_sent_preset_draws_its_curriculum_through_entropic_train(tiny, warm_cache: Path, tmp_path: Path) -> None:
+    cfg = _config(tiny, warm_cache, "method=sent", "trainer.steps=3", "trainer.ppo_epochs=2",
+                  "trainer.curriculum.refresh_every=1", "trainer.curriculum.stage_steps=2")
+    trainer = build_trainer(cfg, tmp_path)
+    trainer.fit(progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [row["curriculum/stage"] for row in rows] == [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+    assert all(kl > 0 for kl in rows[-1]["actor/sent_kl"])  # the second epoch moved off the old policy
+    weights = trainer.curriculum.weights(trainer.step)  # the last stage: each run's upper half of its order
+    rollout = trainer.backend.rollout()
+    for r in range(2):
+        drawn = trainer.backend.prompt_index(rollout)[rollout.run_ids() == r]
+        assert bool((weights[r, drawn] > 0).all()) and int(weights[r].sum()) == trainer.backend.prompt_pool // 2
+
+
 def test_killed_run_resumes_to_the_same_trajectory(tiny, warm_cache: Path, tmp_path: Path) -> None:
     overrides = ("method=dapo", "trainer.steps=4", "trainer.ppo_mini_batch_size=2", "trainer.ppo_epochs=2")
     unbroken = build_trainer(_config(tiny, warm_cache, *overrides), tmp_path / "unbroken")
@@ -143,3 +172,14 @@ def test_micro_batches_take_the_whole_mini_batch_step_on_responses_of_many_lengt
     for name, param in whole.backend.params.items():
         torch.testing.assert_close(split.backend.params[name] - start[name], param - start[name],
                                    rtol=1e-9, atol=1e-12, msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_vapo_preset_trains_the_toy_lm_critic_through_entropic_train(tiny, warm_cache: Path, tmp_path: Path) -> None:
+    cfg = _config(tiny, warm_cache, "method=vapo", "trainer.steps=3", "trainer.critic_pretrain_steps=5",
+                  "backend.critic_lr=0.01")
+    summary = entropic_train(cfg, tmp_path)
+    assert math.isfinite(summary["final"]["actor/loss"])
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(len(row["critic/value_loss"]) == 2 and len(row["actor/pos_lm_nll"]) == 2 for row in rows)
+    assert "critic/pretrain_value_loss" in rows[0]

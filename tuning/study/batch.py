@@ -69,6 +69,9 @@ class Method:
         ``None`` keeps the knobs fixed.
     lr : float, optional
         Backend learning rate; ``None`` keeps the backend config's.
+    curriculum : dict
+        :class:`~entropic.curriculum.CurriculumConfig` fields over the study's ``trainer.curriculum`` (SENT's
+        schedule); trials that differ in them run as separate simulations.
     """
 
     objective: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +79,7 @@ class Method:
     control: dict[str, float] = field(default_factory=dict)
     controller: dict[str, Any] | None = None
     lr: float | None = None
+    curriculum: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (for trial attributes and exports)."""
@@ -97,16 +101,19 @@ class Method:
         backend = dict(study.get("backend") or {})
         if self.lr is not None:
             backend["lr"] = self.lr
+        trainer = dict(study.get("trainer") or {})
+        if self.curriculum:
+            trainer["curriculum"] = {**(trainer.get("curriculum") or {}), **self.curriculum}
         return {"seed": study.get("seed", 0), "num_runs": 1, "backend": backend, "objective": self.objective,
                 "advantage": self.advantage, "control": dict(self.control), "controller": self.controller,
-                "trainer": dict(study.get("trainer") or {})}
+                "trainer": trainer}
 
     def structure(self) -> str:
         """What selects code: methods with equal structure can share one simulation."""
         objective = dataclasses.asdict(ObjectiveConfig(**self.objective))
         advantage = dataclasses.asdict(AdvantageConfig(**self.advantage))
         controller = None if self.controller is None else _signature(self.controller)
-        return json.dumps([objective, advantage, controller, self.lr is None], sort_keys=True)
+        return json.dumps([objective, advantage, controller, self.lr is None, self.curriculum], sort_keys=True)
 
 
 def _signature(value: Any) -> Any:
@@ -313,8 +320,8 @@ class Simulator:
         if "lr" in configs[0].backend:
             overrides["lr"] = [float(config.backend["lr"]) for config in configs for _ in range(S)]
         backend = instantiate(self.backend, **overrides)
-        config = dataclasses.replace(self.trainer, eval_every=0, checkpoint_every=0, histogram_every=0,
-                                     tensorboard=False)
+        config = dataclasses.replace(self.trainer, curriculum=configs[0].trainer.curriculum, eval_every=0,
+                                     checkpoint_every=0, histogram_every=0, tensorboard=False)
         required = () if controller is None else tuple(controller.required_observations)
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
         return Trainer(backend, Objective(configs[0].objective), configs[0].advantage, control, controller, config,

@@ -64,6 +64,8 @@ def export_method(method: Method, directory: str | Path, name: str, run: dict[st
                                  "control": dict(method.control)}
     if method.lr is not None:
         overrides["backend"] = {"lr": method.lr}
+    if method.curriculum:
+        overrides["trainer"] = {"curriculum": method.curriculum}
     files["method"] = directory / "method" / f"{name}.yaml"
     files["method"].parent.mkdir(parents=True, exist_ok=True)
     files["method"].write_text("# @package _global_\n" + header + _yaml(overrides))

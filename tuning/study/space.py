@@ -11,6 +11,9 @@ are the ``entropic-train`` config paths of the knobs::
         clip_ratio_high: {low: 0.2, high: 0.4}
       backend:
         lr: {low: 8.0, high: 64.0, log: true}
+      trainer:                          # only SENT's curriculum schedule
+        curriculum:
+          refresh_every: {low: 5, high: 50, int: true}
     branches:
       pi:
         controller: pi_entropy_coeff    # configs/controller/ preset, a YAML path, or null (the study's)
@@ -45,13 +48,15 @@ from omegaconf import DictConfig, OmegaConf
 from entropic.advantages import AdvantageConfig
 from entropic.control import control_fields
 from entropic.controllers import CONTROL_LAWS, ActuatorConfig, ControllerConfig, SensorConfig
+from entropic.curriculum import CurriculumConfig
 from entropic.experiment import validate
 from entropic.objectives import ObjectiveConfig
 from entropic.tuning.study.batch import Method
 
-ROOTS = ("control", "controller", "backend", "objective", "advantage")
-"""What a param path may start with: knobs, the controller, the learning rate, and the method's config fields
-(``advantage.seed_alpha``): trials that differ in those run as separate simulations (:meth:`Method.structure`)."""
+ROOTS = ("control", "controller", "backend", "objective", "advantage", "trainer")
+"""What a param path may start with: knobs, the controller, the learning rate, the method's config fields
+(``advantage.seed_alpha``) and SENT's curriculum schedule (``trainer.curriculum.refresh_every``): trials that
+differ in the last two run as separate simulations (:meth:`Method.structure`)."""
 
 CONFIGS = {"objective": ObjectiveConfig, "advantage": AdvantageConfig}
 """The config dataclass of each method-config root."""
@@ -183,6 +188,8 @@ def set_path(method: Method, path: str, value: Any) -> None:
         getattr(method, root)[rest[0]] = value
     elif root == "backend":
         method.lr = float(value)
+    elif root == "trainer":
+        method.curriculum[rest[1]] = value
     else:
         node = method.controller
         for key in rest[:-1]:
@@ -233,7 +240,8 @@ class SearchSpace:
                                    f"allowed: ['controller', 'method', 'fixed', 'params']")
         base = method_from_presets(self.base, config.get("method"), config.get("controller"))
         for path, value in _flatten(config.get("fixed") or {}, "").items():
-            if path.split(".")[0] not in ROOTS or (path.startswith("controller.") and base.controller is None):
+            if path.split(".")[0] not in ROOTS or (path.startswith("controller.") and base.controller is None) \
+                    or (path.startswith("trainer.") and not path.startswith("trainer.curriculum.")):
                 raise SearchSpaceError(f"unknown knob {path!r} in tune.space.branches.{name}.fixed")
             set_path(base, path, value)
         try:
@@ -346,6 +354,11 @@ def _check_param(param: Param, base: Method, branch: str) -> None:
     if root in CONFIGS and (len(rest) != 1 or rest[0] not in {f.name for f in dataclasses.fields(CONFIGS[root])}):
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space; {root} fields: "
                                f"{[f.name for f in dataclasses.fields(CONFIGS[root])]}")
+    if root == "trainer" and (len(rest) != 2 or rest[0] != "curriculum"
+                              or rest[1] not in {f.name for f in dataclasses.fields(CurriculumConfig)}):
+        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the only trainer knobs are the "
+                               f"curriculum's, trainer.curriculum."
+                               f"{{{','.join(f.name for f in dataclasses.fields(CurriculumConfig))}}}")
     if root == "backend" and rest != ["lr"]:
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the only per-run backend knob is "
                                f"backend.lr (the others are shared by all runs of a simulation)")

@@ -1,5 +1,5 @@
 """Studies of a method's own knobs (SEED-GRPO's alpha and scale, STEER's weight floor, LUFFY's gamma, PAR's
-weight) run on the bandit."""
+weight, VAPO's mu and alpha, SENT's token term and curriculum schedule) run on the bandit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import optuna
 import pytest
 from hydra import compose, initialize_config_module
 
-from entropic.tuning.study.batch import Method
+from entropic.experiment import validate
+from entropic.loop import TrainerConfig
+from entropic.tuning.study.batch import Method, Simulator
 from entropic.tuning.study.cli import run_study
 from entropic.tuning.study.space import SearchSpace, SearchSpaceError, set_path
 
@@ -21,7 +23,8 @@ TINY = ["trainer.steps=6", "tune.n_trials=7", "tune.batch_size=4", "tune.seeds=1
 @pytest.mark.parametrize(("preset", "params"), [("seed_grpo", {"advantage.seed_alpha", "advantage.seed_scaling"}),
                                                 ("steer", {"objective.steer_weight_min"}),
                                                 ("luffy", {"control.off_policy_gamma"}),
-                                                ("par", {"control.pos_weight"})])
+                                                ("par", {"control.pos_weight"}),
+                                                ("vapo", {"control.pos_lm_coef", "advantage.lam_alpha"})])
 def test_a_method_preset_study_samples_its_config_fields_into_each_trial(preset: str, params: set[str],
                                                                          tmp_path: Path) -> None:
     with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
@@ -36,6 +39,47 @@ def test_a_method_preset_study_samples_its_config_fields_into_each_trial(preset:
         for path in params:
             root, field = path.split(".")
             assert getattr(method, root)[field] == trial.params[path]
+
+
+def test_the_sent_preset_searches_its_token_term_and_its_curriculum_schedule(tmp_path: Path) -> None:
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
+        cfg = compose(config_name="tune/sent", overrides=TINY)
+    assert run_study(cfg, tmp_path)["counts"]["COMPLETE"] == 7
+    study = optuna.load_study(study_name="sent", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    schedule = ("trainer.curriculum.refresh_every", "trainer.curriculum.stage_steps")
+    searched = [t for t in study.trials if {"control.ppo_kl_coef", "control.kl_cov_ratio", *schedule} <= set(t.params)]
+    assert searched, "no trial sampled SENT's fields"
+    for trial in searched:
+        method = Method.from_dict(trial.user_attrs["method"])
+        assert method.control["ppo_kl_coef"] == trial.params["control.ppo_kl_coef"]
+        assert {f"trainer.curriculum.{k}": v for k, v in method.curriculum.items()} == \
+            {path: trial.params[path] for path in schedule}
+
+
+def test_a_trial_s_curriculum_reaches_its_simulation_and_splits_the_batch(tmp_path: Path) -> None:
+    study = {"trainer": {"steps": 2, "curriculum": {"enable": True, "refresh_every": 10}}}
+    fast, slow = Method(), Method()
+    set_path(fast, "trainer.curriculum.refresh_every", 1)
+    assert fast.run_config(study)["trainer"]["curriculum"] == {"enable": True, "refresh_every": 1}
+    assert slow.run_config(study)["trainer"]["curriculum"] == {"enable": True, "refresh_every": 10}
+    assert fast.structure() != slow.structure()  # different schedules never share a simulation
+    simulator = Simulator({"_target_": "entropic.sims.make_backend", "num_prompts": 4, "group_size": 4},
+                          TrainerConfig(steps=2), tmp_path)
+    trainer = simulator._build([validate(fast.run_config(study))], [0, 1])
+    assert trainer.curriculum is not None and trainer.curriculum.config.refresh_every == 1
+    with pytest.raises(SearchSpaceError, match="trainer.curriculum"):
+        SearchSpace({"params": {"trainer": {"steps": {"low": 1, "high": 9, "int": True}}}}, Method())
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_the_nsa_preset_searches_its_credit_over_its_whole_range(tmp_path: Path) -> None:
+    """``tune/nsa`` studies the toy LM; on the bandit (no steps, every trial GRPO) it runs in a test's time."""
+    with initialize_config_module(config_module="entropic.configs", version_base="1.3"):
+        cfg = compose(config_name="tune/nsa", overrides=[*TINY, "backend=bandit"])
+    assert run_study(cfg, tmp_path)["counts"]["COMPLETE"] == 7
+    study = optuna.load_study(study_name="nsa", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    weights = [t.params["control.nsa_weight"] for t in study.trials if "control.nsa_weight" in t.params]
+    assert weights and all(-1.0 <= w <= 2.0 for w in weights)
 
 
 def test_unknown_method_fields_are_refused_naming_the_fields() -> None:

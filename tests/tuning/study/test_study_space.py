@@ -30,7 +30,7 @@ def _space(params: dict | None = None, branches: dict | None = None, base: Metho
     ({"controller": {"law": {"gain": {"low": 0.1, "high": 0.2}}}}, "unknown knob 'controller.law.gain'"),
     ({"controller": {"plant": {"x": {"low": 0.1, "high": 0.2}}}}, "unknown knob 'controller.plant.x'"),
     ({"backend": {"num_prompts": {"low": 1, "high": 8, "int": True}}}, "unknown knob 'backend.num_prompts'"),
-    ({"trainer": {"steps": {"low": 1, "high": 8}}}, "unknown knob 'trainer'"),
+    ({"trainer": {"steps": {"low": 1, "high": 8}}}, "unknown knob 'trainer.steps'.*curriculum"),
     ({"controller": {"law": {"kp": {"low": -1.0, "high": 1.0}}}}, "controller.law.kp must be a finite number >= 0"),
     ({"control": {"top_entropy_quantile": {"low": 0.1, "high": 1.5}}}, "top_entropy_quantile"),
     ({"controller": {"law": {"kp": {"low": 0.1, "high": 1.0, "log": True, "step": 0.1}}}}, "step"),
