@@ -50,6 +50,11 @@ LEAN_SENSORS = ("entropy/mean", "entropy/sampled_nll", "reward/mean", "entropy/p
 """The readings a lean study observes besides its controller's (the others need per-run sorts, the costly part)."""
 
 
+SHARED_BACKEND_KNOBS = ("off_policy_share",)
+"""Backend fields a study may search besides ``lr``: one value for all runs of a simulation, so trials that
+differ in them run apart (:meth:`Method.structure`)."""
+
+
 @dataclass
 class Method:
     """One trial's complete method: everything that may differ between the trials of a study.
@@ -72,6 +77,9 @@ class Method:
     curriculum : dict
         :class:`~entropic.curriculum.CurriculumConfig` fields over the study's ``trainer.curriculum`` (SENT's
         schedule); trials that differ in them run as separate simulations.
+    backend : dict
+        Backend fields one simulation's runs share (:data:`SHARED_BACKEND_KNOBS`: LUFFY's
+        ``off_policy_share``) over the study's; trials that differ in them run as separate simulations.
     """
 
     objective: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +88,7 @@ class Method:
     controller: dict[str, Any] | None = None
     lr: float | None = None
     curriculum: dict[str, Any] = field(default_factory=dict)
+    backend: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (for trial attributes and exports)."""
@@ -98,7 +107,7 @@ class Method:
         what :func:`~entropic.experiment.validate` needs to check the method.
         """
         study = study or {}
-        backend = dict(study.get("backend") or {})
+        backend = {**(study.get("backend") or {}), **self.backend}
         if self.lr is not None:
             backend["lr"] = self.lr
         trainer = dict(study.get("trainer") or {})
@@ -113,7 +122,8 @@ class Method:
         objective = dataclasses.asdict(ObjectiveConfig(**self.objective))
         advantage = dataclasses.asdict(AdvantageConfig(**self.advantage))
         controller = None if self.controller is None else _signature(self.controller)
-        return json.dumps([objective, advantage, controller, self.lr is None, self.curriculum], sort_keys=True)
+        return json.dumps([objective, advantage, controller, self.lr is None, self.curriculum, self.backend],
+                          sort_keys=True)
 
 
 def _signature(value: Any) -> Any:
@@ -319,6 +329,8 @@ class Simulator:
         overrides: dict[str, Any] = {"num_runs": R, "seeds": run_seeds}
         if "lr" in configs[0].backend:
             overrides["lr"] = [float(config.backend["lr"]) for config in configs for _ in range(S)]
+        shared = configs[0].backend  # the same in every config of the group (Method.structure)
+        overrides.update({name: shared[name] for name in SHARED_BACKEND_KNOBS if name in shared})
         backend = instantiate(self.backend, **overrides)
         config = dataclasses.replace(self.trainer, curriculum=configs[0].trainer.curriculum, eval_every=0,
                                      checkpoint_every=0, histogram_every=0, tensorboard=False)

@@ -3,7 +3,7 @@
 ``export_method`` writes, under ``<dir>``::
 
     controller/<name>.yaml   the controller (law, actuator, sensor): copy it to configs/controller/
-    method/<name>.yaml       # @package _global_ preset: objective, advantage, control (and backend.lr)
+    method/<name>.yaml       # @package _global_ preset: objective, advantage, control (and backend fields)
     <name>.yaml              a complete run config (backend, trainer, seed, and the above)
 
 and returns the commands that run them: ``entropic-train --config-dir <dir> method=<name>
@@ -62,8 +62,9 @@ def export_method(method: Method, directory: str | Path, name: str, run: dict[st
         files["controller"].write_text(header + _yaml(method.controller))
     overrides: dict[str, Any] = {"objective": method.objective, "advantage": method.advantage,
                                  "control": dict(method.control)}
-    if method.lr is not None:
-        overrides["backend"] = {"lr": method.lr}
+    backend = {**method.backend, **({} if method.lr is None else {"lr": method.lr})}
+    if backend:
+        overrides["backend"] = backend
     if method.curriculum:
         overrides["trainer"] = {"curriculum": method.curriculum}
     files["method"] = directory / "method" / f"{name}.yaml"

@@ -10,7 +10,8 @@ are the ``entropic-train`` config paths of the knobs::
       control:                          # any Control field
         clip_ratio_high: {low: 0.2, high: 0.4}
       backend:
-        lr: {low: 8.0, high: 64.0, log: true}
+        lr: {low: 8.0, high: 64.0, log: true}         # per run
+        off_policy_share: {choices: [0.125, 0.25]}    # LUFFY's share: one simulation per value
       trainer:                          # only SENT's curriculum schedule
         curriculum:
           refresh_every: {low: 5, high: 50, int: true}
@@ -51,12 +52,13 @@ from entropic.controllers import CONTROL_LAWS, ActuatorConfig, ControllerConfig,
 from entropic.curriculum import CurriculumConfig
 from entropic.experiment import validate
 from entropic.objectives import ObjectiveConfig
-from entropic.tuning.study.batch import Method
+from entropic.tuning.study.batch import SHARED_BACKEND_KNOBS, Method
 
 ROOTS = ("control", "controller", "backend", "objective", "advantage", "trainer")
-"""What a param path may start with: knobs, the controller, the learning rate, the method's config fields
-(``advantage.seed_alpha``) and SENT's curriculum schedule (``trainer.curriculum.refresh_every``): trials that
-differ in the last two run as separate simulations (:meth:`Method.structure`)."""
+"""What a param path may start with: knobs, the controller, the learning rate and LUFFY's demonstration share,
+the method's config fields (``advantage.seed_alpha``) and SENT's curriculum schedule
+(``trainer.curriculum.refresh_every``): trials that differ in the last three run as separate simulations
+(:meth:`Method.structure`)."""
 
 CONFIGS = {"objective": ObjectiveConfig, "advantage": AdvantageConfig}
 """The config dataclass of each method-config root."""
@@ -186,8 +188,10 @@ def set_path(method: Method, path: str, value: Any) -> None:
         method.control[rest[0]] = float(value)
     elif root in CONFIGS:
         getattr(method, root)[rest[0]] = value
-    elif root == "backend":
+    elif root == "backend" and rest == ["lr"]:
         method.lr = float(value)
+    elif root == "backend":
+        method.backend[rest[0]] = value
     elif root == "trainer":
         method.curriculum[rest[1]] = value
     else:
@@ -359,9 +363,10 @@ def _check_param(param: Param, base: Method, branch: str) -> None:
         raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the only trainer knobs are the "
                                f"curriculum's, trainer.curriculum."
                                f"{{{','.join(f.name for f in dataclasses.fields(CurriculumConfig))}}}")
-    if root == "backend" and rest != ["lr"]:
-        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the only per-run backend knob is "
-                               f"backend.lr (the others are shared by all runs of a simulation)")
+    if root == "backend" and rest != ["lr"] and (len(rest) != 1 or rest[0] not in SHARED_BACKEND_KNOBS):
+        raise SearchSpaceError(f"unknown knob {param.path!r} in tune.space: the backend knobs a study searches are "
+                               f"backend.lr (per run) and {[f'backend.{name}' for name in SHARED_BACKEND_KNOBS]} "
+                               f"(one simulation each)")
     if root == "controller":
         if base.controller is None:
             raise SearchSpaceError(f"{where}: the study has no controller (set the controller group or a branch's "

@@ -22,7 +22,7 @@ TINY = ["trainer.steps=6", "tune.n_trials=7", "tune.batch_size=4", "tune.seeds=1
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
 @pytest.mark.parametrize(("preset", "params"), [("seed_grpo", {"advantage.seed_alpha", "advantage.seed_scaling"}),
                                                 ("steer", {"objective.steer_weight_min"}),
-                                                ("luffy", {"control.off_policy_gamma"}),
+                                                ("luffy", {"control.off_policy_gamma", "backend.off_policy_share"}),
                                                 ("par", {"control.pos_weight"}),
                                                 ("vapo", {"control.pos_lm_coef", "advantage.lam_alpha"})])
 def test_a_method_preset_study_samples_its_config_fields_into_each_trial(preset: str, params: set[str],
@@ -69,6 +69,23 @@ def test_a_trial_s_curriculum_reaches_its_simulation_and_splits_the_batch(tmp_pa
     assert trainer.curriculum is not None and trainer.curriculum.config.refresh_every == 1
     with pytest.raises(SearchSpaceError, match="trainer.curriculum"):
         SearchSpace({"params": {"trainer": {"steps": {"low": 1, "high": 9, "int": True}}}}, Method())
+
+
+def test_a_trial_s_demonstration_share_reaches_its_simulation_and_splits_the_batch(tmp_path: Path) -> None:
+    study = {"backend": {"off_policy_share": 0.125, "lr": 8.0}}
+    more, less = Method(), Method()
+    set_path(more, "backend.off_policy_share", 0.5)
+    assert more.run_config(study)["backend"] == {"off_policy_share": 0.5, "lr": 8.0}
+    assert less.run_config(study)["backend"] == {"off_policy_share": 0.125, "lr": 8.0}
+    assert more.structure() != less.structure()  # one share per simulation
+    simulator = Simulator({"_target_": "entropic.sims.make_backend", "num_prompts": 4, "group_size": 4},
+                          TrainerConfig(steps=2), tmp_path)
+    trainer = simulator._build([validate(more.run_config(study))], [0, 1])
+    rollout = trainer.backend.rollout()
+    assert rollout.off_policy is not None
+    assert rollout.off_policy.view(-1, 4).sum(-1).tolist() == [2] * 8  # half of each group of 4, every prompt and run
+    with pytest.raises(SearchSpaceError, match="backend.off_policy_share"):
+        SearchSpace({"params": {"backend": {"group_size": {"low": 2, "high": 8, "int": True}}}}, Method())
 
 
 @pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
