@@ -103,10 +103,13 @@ def _sampled_nll(step: Step) -> dict[str, torch.Tensor]:
     return {"entropy/sampled_nll": step.token_mean(-step.rollout.old_log_probs)}
 
 
-@register_sensor({"reward/mean": "mean outcome reward of the batch"}, needs_entropy=False)
+@register_sensor({"reward/mean": "mean outcome reward of the policy's own responses (LUFFY's demonstrations left "
+                                 "out)"}, needs_entropy=False)
 def _reward(step: Step) -> dict[str, torch.Tensor]:
     rewards = step.rollout.sequence_rewards().unsqueeze(-1)
-    return {"reward/mean": masked_mean_per_run(rewards, step.weights.unsqueeze(-1), step.run, step.rollout.num_runs)}
+    own = step.weights if step.rollout.off_policy is None else \
+        step.weights * (~step.rollout.off_policy).to(step.weights.dtype)
+    return {"reward/mean": masked_mean_per_run(rewards, own.unsqueeze(-1), step.run, step.rollout.num_runs)}
 
 
 @register_sensor({"reward/flat_group_frac": "share of groups whose rewards are all equal (no GRPO signal)"},

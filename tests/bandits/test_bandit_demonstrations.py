@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from entropic.observe import observe
 from entropic.sims import BanditConfig, SoftmaxBanditBackend
 
 SMALL = dict(num_prompts=3, num_arms=8, num_correct=2, init_entropy=1.6, init_accuracy=0.3)
@@ -59,3 +60,14 @@ def test_demonstrations_replay_from_the_counter_and_leave_the_sample_stream_alon
 def test_bad_shares_are_refused_naming_the_field(fields: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         BanditConfig(**fields)
+
+
+def test_the_batch_reward_is_the_policy_s_own_responses() -> None:
+    R, P, G = 2, 3, 8
+    backend = SoftmaxBanditBackend(BanditConfig(group_size=G, off_policy_share=0.25, **SMALL), num_runs=R)
+    rollout = backend.rollout()
+    stats = backend.score(rollout, entropy="none")
+    reading = observe(0, rollout, stats, torch.zeros_like(rollout.mask), names=["reward/mean"]).values["reward/mean"]
+    own = rollout.rewards.view(R, P, G)[..., 2:]  # each group's 6 samples after its 2 demonstrations (reward 1)
+    torch.testing.assert_close(reading, own.reshape(R, -1).mean(-1))
+    assert bool((reading < 1).all())  # the demonstrations' rewards of 1 would have lifted it
