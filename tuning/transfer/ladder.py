@@ -105,7 +105,7 @@ def run_ladder(cfg: DictConfig, output_dir: str | Path, progress: PROGRESS | Non
     else:
         source_study = None
         source_controller, source_cost = given
-    source_plant = _process(source_design)
+    source_plant = None if "error" in source_design else _process(source_design)
 
     for index, rung in enumerate(transfer.rungs):
         is_source = index == 0
@@ -130,8 +130,9 @@ def run_ladder(cfg: DictConfig, output_dir: str | Path, progress: PROGRESS | Non
         scored = _stage(rung_dir / "score", lambda d, r=rung, c=candidates, s=setpoint: _score(
             r, s, seed, transfer, {name: method for name, (method, _) in c.items()}, d))
         rungs.append({"name": rung.name, "backend": rung.backend, "setpoint": setpoint, **probe,
-                      "operating_point": design["operating_point"], "process_model": design["process_model"],
-                      "identification_nrmse": design["nrmse"], "mapping": mapping,
+                      "operating_point": design.get("operating_point"), "process_model": design.get("process_model"),
+                      "identification_nrmse": design.get("nrmse"), "identification_error": design.get("error"),
+                      "mapping": mapping,
                       "costs": {name: cost for name, (_, cost) in candidates.items()},
                       "scores": scored["scores"], "targets": scored["targets"]})
     summary = {"seed": seed, "setpoint_mode": transfer.setpoint_mode, "heldout_seeds": transfer.heldout_seeds,
@@ -214,12 +215,21 @@ def _setpoint(transfer: TransferConfig, rung: RungConfig, source_probe: dict, pr
 
 
 def _identify(rung: RungConfig, setpoint: float, seed: int, directory: Path) -> dict[str, Any]:
-    """Identification and SIMC design at ``setpoint`` (no closed-loop validation: the ladder scores it)."""
+    """Identification and SIMC design at ``setpoint`` (no closed-loop validation: the ladder scores it).
+
+    An identification the design refuses (a plant of the wrong sign, faster than one step, ...) is a result
+    too: ``{"error": reason, "cpu_seconds": ...}``, and the rung goes on without the controllers it needs.
+    """
     design = dataclasses.asdict(rung.design)
     design.update(target=setpoint, validation={**design["validation"], "seeds": 0})
     cfg = _rung_cfg(rung, "design/default", seed, {"design": design})
     started = cpu_seconds()
-    summary = run_design(cfg, directory)
+    try:
+        summary = run_design(cfg, directory)
+    except ValueError as error:
+        log.warning("rung %s: the identification failed, no transferred or designed controller there: %s",
+                    rung.name, error)
+        return {"error": str(error), "cpu_seconds": cpu_seconds() - started}
     model = json.loads((directory / "model.json").read_text())
     return {"operating_point": summary["operating_point"], "process_model": model["process_model"],
             "nrmse": summary["identification"]["scores"][summary["identification"]["best"]],
@@ -302,17 +312,31 @@ def _process(design: dict[str, Any]) -> ProcessModel:
 
 def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselines: dict[str, Method],
                 setpoint: float, design: dict[str, Any], study: dict[str, Any] | None,
-                source_controller: dict[str, Any], source_plant: ProcessModel, source_cost: float,
+                source_controller: dict[str, Any], source_plant: ProcessModel | None, source_cost: float,
                 source_design: dict[str, Any], rung_dir: Path) -> tuple[dict[str, tuple[Method, float]], dict]:
-    """Each candidate's method and CPU cost on this rung, and the gain mapping (target rungs)."""
+    """Each candidate's method and CPU cost on this rung, and the gain mapping (target rungs).
+
+    Without a plant on either side (an identification that failed) there is no transferred controller, and
+    without the rung's own no designed one.
+    """
     def with_controller(controller: dict[str, Any]) -> Method:
         return dataclasses.replace(copy.deepcopy(base), controller=copy.deepcopy(controller))
 
     found: dict[str, tuple[Method, float]] = {}
     mapping: dict[str, Any] = {}
+    identified = "error" not in design
     if is_source:
         found["tuned"] = (with_controller(source_controller), source_cost)
     else:
+        copied = copy.deepcopy(source_controller)
+        copied["law"]["setpoint"] = setpoint
+        write_controller_config(rung_dir / "controller" / "copied.yaml", copied,
+                                f"The source's controller copied unchanged to rung {rung_dir.name}, setpoint "
+                                f"{setpoint:.4g} nats.")
+        found["copied"] = (with_controller(copied), source_cost)
+        if study is not None:
+            found["tuned"] = (Method.from_dict(study["method"]), study["cpu_seconds"])
+    if not is_source and identified and source_plant is not None:
         target_plant = _process(design)
         law = source_controller["law"]
         carried = transfer_gains({k: float(law.get(k) or 0.0) for k in ("kp", "ki", "kd")}, source_plant, target_plant)
@@ -322,8 +346,6 @@ def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselin
             direction=ACTUATORS.get(actuator).direction, sensor=source_controller["sensor"]["name"],
             limits=None, anti_windup=law.get("anti_windup") or "clamp")
         transferred["law"].update(carried_effort_limits(law, carried.gain_ratio))
-        copied = copy.deepcopy(source_controller)
-        copied["law"]["setpoint"] = setpoint
         mapping = {"rule": carried.rule, "gain_ratio": carried.gain_ratio, "time_ratio": carried.time_ratio,
                    "source_model": dataclasses.asdict(source_plant), "target_model": dataclasses.asdict(target_plant),
                    "source_gains": {k: law.get(k) for k in ("kp", "ki", "kd")}, "gains": carried.gains}
@@ -334,15 +356,10 @@ def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselin
                   f"Setpoint {setpoint:.4g} nats ({transfer.setpoint_mode}); bias: the target's operating-point knob;\n"
                   f"effort limits: the source's times the gain ratio.")
         write_controller_config(rung_dir / "controller" / "transferred.yaml", transferred, header)
-        write_controller_config(rung_dir / "controller" / "copied.yaml", copied,
-                                f"The source's controller copied unchanged to rung {rung_dir.name}, setpoint "
-                                f"{setpoint:.4g} nats.")
         transfer_cost = source_cost + source_design["cpu_seconds"] + design["cpu_seconds"]
         found["transferred"] = (with_controller(transferred), transfer_cost)
-        found["copied"] = (with_controller(copied), source_cost)
-        if study is not None:
-            found["tuned"] = (Method.from_dict(study["method"]), study["cpu_seconds"])
-    found["design"] = (with_controller(design["controller"]), design["cpu_seconds"])
+    if identified:
+        found["design"] = (with_controller(design["controller"]), design["cpu_seconds"])
     found.update({name: (method, 0.0) for name, method in baselines.items()})
     return {name: found[name] for name in transfer.candidates if name in found}, mapping
 

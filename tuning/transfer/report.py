@@ -39,6 +39,18 @@ def _plant(model: dict[str, Any]) -> str:
             f"dead time {model['theta']:.3g} steps")
 
 
+def _identification(rung: dict[str, Any]) -> str:
+    """The rung's operating point and identified plant in words, or why its identification failed."""
+    if rung.get("identification_error"):
+        return (f"Identification failed ({rung['identification_error']}): no transferred or designed controller "
+                "on this rung.")
+    op = rung["operating_point"]
+    return (f"Operating point: knob {op['knob']:.4g}; identified plant {_plant(rung['process_model'])} "
+            f"(held-out NRMSE {rung['identification_nrmse']:.3g})."
+            + (f" Runaway at knob {op['runaway']:.4g}: the design's limits and the excitation stop there."
+               if op.get("runaway") is not None else ""))
+
+
 def rung_table(rung: dict[str, Any]) -> str:
     """One row per candidate: mean over the held-out seeds of every target, and its cost."""
     targets = rung["targets"]
@@ -91,13 +103,9 @@ def write_report(summary: dict[str, Any], output_dir: str | Path, command: str) 
              "for the tuned one; the published defaults cost nothing.", "",
              f"![entropy]({plot.name})", ""]
     for rung in summary["rungs"]:
-        op, model = rung["operating_point"], rung["process_model"]
         lines += [f"## {rung['name']} (`backend={rung['backend']}`)", "",
                   f"Setpoint {rung['setpoint']:.4g} nats; initial entropy {rung['initial_entropy']:.4g}; noise floor "
-                  f"{rung['noise_floor']:.3g} nats. Operating point: knob {op['knob']:.4g}; identified plant "
-                  f"{_plant(model)} (held-out NRMSE {rung['identification_nrmse']:.3g})."
-                  + (f" Runaway at knob {op['runaway']:.4g}: the limits stop there."
-                     if op.get("runaway") is not None else ""), ""]
+                  f"{rung['noise_floor']:.3g} nats. " + _identification(rung), ""]
         if rung["mapping"]:
             m = rung["mapping"]
             lines += [f"Transfer ({m['rule']} rule): gain ratio {m['gain_ratio']:.4g}, time ratio "

@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 from entropic.tuning.transfer.cli import transfer
+from entropic.tuning.transfer import ladder
 from entropic.tuning.transfer.ladder import run_ladder
 
 TINY_TOY_LM = ["backend.num_digits=1", "backend.n_layer=2", "backend.n_head=2", "backend.n_embd=32",
@@ -129,3 +130,28 @@ def test_the_report_names_an_integrating_plant_by_its_rate() -> None:
     assert _plant({"gain": 0.031, "tau1": None, "theta": 3.5, "integrating": True}).startswith(
         "integrating, 0.031 nats per step per unit knob")
     assert "time constant 142.6 steps" in _plant({"gain": 4.355, "tau1": 142.6, "theta": 0.5, "integrating": False})
+
+
+@pytest.mark.filterwarnings("ignore:.*only act when the importance ratio")
+def test_a_rung_whose_identification_is_refused_scores_what_needs_no_plant(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ladder.run_design
+
+    def refuse_on_the_toy_lm(cfg: DictConfig, directory: Path) -> dict:
+        if cfg.backend._target_.startswith("entropic.sims.toy_lm"):
+            raise ValueError("the identified effect of the actuator on the sensor has the wrong sign (gain -1.74)")
+        return real(cfg, directory)
+
+    monkeypatch.setattr(ladder, "run_design", refuse_on_the_toy_lm)
+    out = tmp_path / "ladder"
+    cfg = _config(tmp_path / "cache", "transfer.controller=pi_entropy_coeff", "transfer.heldout_seeds=1",
+                  "transfer.candidates=[transferred,copied,design,dapo]")
+    report = transfer(cfg, out, "entropic-transfer (test)")
+
+    target = json.loads((out / "transfer.json").read_text())["rungs"][1]
+    assert "wrong sign" in target["identification_error"] and target["process_model"] is None
+    assert set(target["scores"]) == {"copied", "dapo"}  # no plant: neither transferred nor designed
+    assert all(score["error"] is None for score in target["scores"].values())
+    assert (out / "toy_lm" / "controller" / "copied.yaml").is_file()
+    assert not (out / "toy_lm" / "controller" / "transferred.yaml").exists()
+    assert "Identification failed (the identified effect of the actuator" in report.read_text()
