@@ -58,7 +58,7 @@ TRANSFER = [
     " held_out_runs: 1, held_out_steps: false}",
     "transfer.rungs.2.steps=80",
     "transfer.rungs.2.design.operating_point={grid: [0.02, 0.3], points: 3, steps: 40, window: 10}",
-    "transfer.rungs.2.design.excitation={warmup: 20, steps: 60, amplitudes: [0.1], period: 6, train_runs: 1,"
+    "transfer.rungs.2.design.excitation={warmup: 20, steps: 120, amplitudes: [0.1], period: 6, train_runs: 2,"
     " held_out_runs: 1, held_out_steps: false}",
 ]
 """The demo's overrides of ``configs/transfer/default.yaml`` (no direct tuning on the targets)."""
