@@ -70,16 +70,25 @@ def transfer_gains(gains: dict[str, float], source: ProcessModel, target: Proces
     return Transfer({"kp": kp, "ki": ki, "kd": kd}, gain_ratio, time_ratio, rule)
 
 
-def carried_effort_limits(law: dict[str, float | None], gain_ratio: float) -> dict[str, float | None]:
-    """The source law's ``output_min`` / ``output_max`` times ``gain_ratio`` (``None`` stays unbounded).
+def carried_effort_limits(law: dict[str, float | None], gain_ratio: float,
+                          within: tuple[float, float] | None = None) -> dict[str, float | None]:
+    """The source law's ``output_min`` / ``output_max`` times ``gain_ratio``, inside ``within`` when given.
 
     The effort range is part of the tuned loop: scaled as ``kp`` is, the target's effort saturates at
     the same error as the source's did, and a unit of it moves the target's plant as a unit of the
-    source's moved the source's. The operating point's runaway is not a limit here: it bounds the
-    identification's constant-knob excitation, while a feedback loop passes the knob briefly.
+    source's moved the source's. ``within`` is the effort range the target's own knob limits allow (a
+    poorly identified plant can make the ratio absurd); the operating point's runaway is not among
+    them: it bounds the identification's constant-knob excitation, while a feedback loop passes the knob
+    briefly. An unbounded side (``None``) takes ``within``'s.
     """
-    return {key: None if law.get(key) is None else float(law[key]) * gain_ratio
-            for key in ("output_min", "output_max")}
+    low, high = (None, None) if within is None else within
+    carried = {key: None if law.get(key) is None else float(law[key]) * gain_ratio
+               for key in ("output_min", "output_max")}
+    if low is not None:
+        carried["output_min"] = low if carried["output_min"] is None else max(carried["output_min"], low)
+    if high is not None:
+        carried["output_max"] = high if carried["output_max"] is None else min(carried["output_max"], high)
+    return carried
 
 
 def _rate(plant: ProcessModel) -> float:

@@ -125,7 +125,8 @@ def run_ladder(cfg: DictConfig, output_dir: str | Path, progress: PROGRESS | Non
             study = _stage(rung_dir / "tune", lambda d, r=rung, s=setpoint: _tune(r, s, seed, d))
         base, baselines = _methods_of(rung, setpoint, seed)
         candidates, mapping = _candidates(transfer, is_source, base, baselines, setpoint, design, study,
-                                          source_controller, source_plant, source_cost, source_design, rung_dir)
+                                          source_controller, source_plant, source_cost, source_design, rung_dir,
+                                          rung.design.limits)
         tell(f"{rung.name}: score {len(candidates)} controllers on {transfer.heldout_seeds} held-out seeds")
         scored = _stage(rung_dir / "score", lambda d, r=rung, c=candidates, s=setpoint: _score(
             r, s, seed, transfer, {name: method for name, (method, _) in c.items()}, d))
@@ -313,11 +314,13 @@ def _process(design: dict[str, Any]) -> ProcessModel:
 def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselines: dict[str, Method],
                 setpoint: float, design: dict[str, Any], study: dict[str, Any] | None,
                 source_controller: dict[str, Any], source_plant: ProcessModel | None, source_cost: float,
-                source_design: dict[str, Any], rung_dir: Path) -> tuple[dict[str, tuple[Method, float]], dict]:
+                source_design: dict[str, Any], rung_dir: Path,
+                knob_limits: list[float] | None) -> tuple[dict[str, tuple[Method, float]], dict]:
     """Each candidate's method and CPU cost on this rung, and the gain mapping (target rungs).
 
     Without a plant on either side (an identification that failed) there is no transferred controller, and
-    without the rung's own no designed one.
+    without the rung's own no designed one. ``knob_limits`` are the rung's as configured (``design.limits``,
+    the runaway not applied): the transferred controller's carried effort range stays inside them.
     """
     def with_controller(controller: dict[str, Any]) -> Method:
         return dataclasses.replace(copy.deepcopy(base), controller=copy.deepcopy(controller))
@@ -345,7 +348,9 @@ def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselin
             carried.gains, target=setpoint, actuator=actuator, bias=design["operating_point"]["knob"],
             direction=ACTUATORS.get(actuator).direction, sensor=source_controller["sensor"]["name"],
             limits=None, anti_windup=law.get("anti_windup") or "clamp")
-        transferred["law"].update(carried_effort_limits(law, carried.gain_ratio))
+        bias, direction = design["operating_point"]["knob"], ACTUATORS.get(actuator).direction
+        within = None if knob_limits is None else tuple(sorted(direction * (knob - bias) for knob in knob_limits))
+        transferred["law"].update(carried_effort_limits(law, carried.gain_ratio, within))
         mapping = {"rule": carried.rule, "gain_ratio": carried.gain_ratio, "time_ratio": carried.time_ratio,
                    "source_model": dataclasses.asdict(source_plant), "target_model": dataclasses.asdict(target_plant),
                    "source_gains": {k: law.get(k) for k in ("kp", "ki", "kd")}, "gains": carried.gains}
@@ -354,7 +359,7 @@ def _candidates(transfer: TransferConfig, is_source: bool, base: Method, baselin
                   f"Source plant {dataclasses.asdict(source_plant)}.\n"
                   f"Target plant {dataclasses.asdict(target_plant)}.\n"
                   f"Setpoint {setpoint:.4g} nats ({transfer.setpoint_mode}); bias: the target's operating-point knob;\n"
-                  f"effort limits: the source's times the gain ratio.")
+                  f"effort limits: the source's times the gain ratio, inside the rung's knob limits.")
         write_controller_config(rung_dir / "controller" / "transferred.yaml", transferred, header)
         transfer_cost = source_cost + source_design["cpu_seconds"] + design["cpu_seconds"]
         found["transferred"] = (with_controller(transferred), transfer_cost)

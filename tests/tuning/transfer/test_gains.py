@@ -73,3 +73,7 @@ def test_the_effort_range_scales_with_the_proportional_gain() -> None:
     assert carried_effort_limits(law, 0.5) == {"output_min": -0.5, "output_max": 0.25}
     assert carried_effort_limits({"output_min": None, "output_max": 2.0}, 3.0) == {"output_min": None,
                                                                                   "output_max": 6.0}
+    # a ratio of 30 (a poorly identified plant) stays inside the effort the target's knob limits allow
+    assert carried_effort_limits(law, 30.0, within=(-0.3, 0.2)) == {"output_min": -0.3, "output_max": 0.2}
+    assert carried_effort_limits({"output_min": None, "output_max": None}, 2.0, within=(-0.3, 0.2)) == \
+        {"output_min": -0.3, "output_max": 0.2}
