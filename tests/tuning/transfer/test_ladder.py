@@ -65,10 +65,10 @@ def test_the_ladder_carries_the_gains_by_the_plant_ratios_and_scores_every_candi
         assert carried["kp"] == pytest.approx(law["kp"] * k_s / k_t)
         assert carried["ki"] == pytest.approx(law["ki"] * (k_s / k_t) / (tau_t / tau_s))
     assert carried["setpoint"] == 1.0
-    # the effort range scales as kp does, inside the rung's knob limits [-0.2, 1.0] around its knob 0.05
+    # the effort range scales as kp does, inside the rung's knob limits [-1, 1] around its knob 0.05
     ratio = carried["kp"] / law["kp"]
     assert (carried["output_min"], carried["output_max"]) == pytest.approx(
-        (max(law["output_min"] * ratio, -0.25), min(law["output_max"] * ratio, 0.95)))
+        (max(law["output_min"] * ratio, -1.05), min(law["output_max"] * ratio, 0.95)))
     copied = yaml.safe_load((out / "toy_lm" / "controller" / "copied.yaml").read_text())["law"]
     assert (copied["kp"], copied["ki"], copied["setpoint"]) == (law["kp"], law["ki"], 1.0)
 
